@@ -146,11 +146,14 @@ def load_shapes(
     balanced (counts differ by at most one) and the same ``seed`` gives the same
     images. Drawing is vectorised: 3,000 images take about 0.1 s.
 
-    Difficulty, measured with the defaults (6 classes, 3,000 train / 1,000 test
-    images, 2 CPU cores): logistic regression on the flattened pixels reaches
-    about 0.35 test accuracy (chance 0.17); a ~70k-parameter CNN
-    [(Conv-BN-ReLU)x2-MaxPool-Dropout]x2-GAP-Dense reaches about 0.95 after
-    8 epochs of Adam (about 20 s); a model that ignores its input gets 0.17.
+    Difficulty, measured with the defaults (6 classes; seed 0, first 3,000 images to
+    train, next 1,000 to test; 2 CPU cores): logistic regression on the flattened
+    pixels (scikit-learn, C=0.01) reaches 0.19 test accuracy (0.65 on its training
+    set; chance is 0.17), while a 66,534-parameter CNN
+    [(Conv3x3-BN-ReLU)x2-MaxPool-Dropout(0.2)]x2 with 32 then 64 filters, then
+    GlobalAveragePooling-Dense(softmax), trained with Adam(learning_rate=3e-3),
+    batch 64, reaches 0.75 test accuracy after 5 epochs and 0.87-0.95 after 8
+    (about 15 s per epoch). A model that ignores its input scores 0.17.
     """
     names = list(SHAPE_CLASSES[:classes]) if isinstance(classes, int) else list(classes)
     if not 1 <= len(names) <= len(SHAPE_CLASSES):
