@@ -1,0 +1,60 @@
+# The front door. On a fresh clone, `make demo` and `make test` are all you need.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+ASSIGNMENTS := a1_convolution
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+# `make grade AID=a1_convolution SUBMISSIONS=submitted` grades a class.
+AID ?= a1_convolution
+SUBMISSIONS ?= submitted
+OUT ?= grades/$(AID)
+
+export MPLBACKEND := Agg
+export TF_CPP_MIN_LOG_LEVEL := 2
+export KERAS_BACKEND ?= tensorflow
+
+.PHONY: setup demo test lab release grade bench format clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/python -m autograder.release $(ASSIGNMENTS)
+	$(BIN)/autograder grade a1_convolution tests/submissions/a1_convolution/submitted --out grades/demo/a1_convolution --jobs $(JOBS)
+	@echo "Feedback for each student: grades/demo/a1_convolution/<student>/feedback.html"
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+lab: setup
+	$(BIN)/jupyter lab
+
+release: setup
+	$(BIN)/python -m autograder.release $(ASSIGNMENTS)
+	$(BIN)/python -m autograder.bundle dist/cnn-course-student
+
+grade: setup
+	$(BIN)/autograder grade $(AID) $(SUBMISSIONS) --out $(OUT) --jobs $(JOBS)
+
+bench: setup
+	$(BIN)/python bench/grading.py
+
+format: setup
+ifeq ($(CI),true)
+	$(BIN)/ruff format --check cnn_course autograder tests bench
+	$(BIN)/ruff check cnn_course autograder tests bench
+	$(BIN)/nbstripout --verify course/*.ipynb solutions/*/*.ipynb assignments/*/*.ipynb
+else
+	$(BIN)/ruff format cnn_course autograder tests bench
+	$(BIN)/ruff check --fix cnn_course autograder tests bench
+	$(BIN)/nbstripout course/*.ipynb solutions/*/*.ipynb assignments/*/*.ipynb
+endif
+
+clean:
+	rm -rf grades dist gradebook.db autograded feedback
