@@ -36,8 +36,7 @@ lab: setup
 	$(BIN)/jupyter lab
 
 release: setup
-	$(BIN)/python -m autograder.release $(ASSIGNMENTS)
-	$(BIN)/python -m autograder.bundle dist/cnn-course-student
+	$(BIN)/python -m autograder.release $(ASSIGNMENTS) --bundle dist/cnn-course-student
 
 grade: setup
 	$(BIN)/autograder grade $(AID) $(SUBMISSIONS) --out $(OUT) --jobs $(JOBS)

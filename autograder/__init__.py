@@ -1,5 +1,15 @@
-"""The course's grading engine: checks written once, run by nbgrader or sandboxed."""
+"""The course's grading engine: checks written once, run by nbgrader or sandboxed.
 
-from autograder.core import Assignment, Case, Check, Result, load_assignment, run_in_kernel
+Importing the package is cheap and imports no NumPy: the command line sets
+thread limits before NumPy loads. Names are loaded on first use.
+"""
 
 __all__ = ["Assignment", "Case", "Check", "Result", "load_assignment", "run_in_kernel"]
+
+
+def __getattr__(name: str):
+    if name in __all__:
+        from autograder import core
+
+        return getattr(core, name)
+    raise AttributeError(f"module 'autograder' has no attribute {name!r}")

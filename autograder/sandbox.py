@@ -311,7 +311,8 @@ def sandbox_uid() -> int | None:
         return None
     import autograder
 
-    needed = [Path(sys.prefix), Path(np.__file__).parent, Path(autograder.__file__).parent]
+    needed = [Path(sys.prefix), Path(sys.base_prefix), Path(os.__file__).parent, Path(np.__file__).parent,
+              Path(autograder.__file__).parent]
     return NOBODY if all(_world_readable_path(p) for p in needed) else None
 
 

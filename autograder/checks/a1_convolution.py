@@ -374,13 +374,13 @@ def _observe_speed(ns: dict):
     t0 = clock()
     four_loop_conv(x, w, b)
     t_loop = clock() - t0
+    out = fn(x.copy(), w.copy(), b.copy())  # warm-up call, untimed: the first call pays for page faults
     t_student = float("inf")
-    out = None
-    for _ in range(3):
+    for _ in range(5):
         t0 = clock()
-        out = fn(x.copy(), w.copy(), b.copy())
+        fn(x.copy(), w.copy(), b.copy())
         t_student = min(t_student, clock() - t0)
-        if t_student * SPEED_RATIO * 4 > t_loop:  # clearly too slow: do not repeat
+        if t_student > t_loop / 2:  # hopelessly slow: no need to repeat
             break
     from autograder.core import to_plain_output
 
@@ -398,7 +398,7 @@ def _verify_speed(obs) -> tuple[bool, str]:
     ratio = t_loop / max(t_student, 1e-9)
     if ratio >= SPEED_RATIO:
         return True, f"`conv2d_im2col` is {ratio:.0f}x faster than the four-loop version (needs {SPEED_RATIO:.0f}x)"
-    return False, (f"`conv2d_im2col` is only {ratio:.1f}x faster than the four-loop version on x {x.shape}, "
+    return False, (f"`conv2d_im2col` runs only {ratio:.1f}x as fast as the four-loop version on x {x.shape}, "
                    f"w {w.shape} (needs {SPEED_RATIO:.0f}x): build the patch matrix with slicing, not a loop over positions, and use one matrix product")
 
 

@@ -1,0 +1,97 @@
+"""Release: ``solutions/`` -> ``assignments/`` with nbgrader, and the student bundle.
+
+``python -m autograder.release a1_convolution [...]`` regenerates the released
+notebooks with ``nbgrader generate_assignment`` (never by hand);
+``--bundle DIR`` also writes what students get: ``course/``, ``assignments/``,
+``cnn_course/``, the environment files and a student README, never
+``solutions/`` nor the hidden checks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def nbgrader(args: list[str], root: Path) -> subprocess.CompletedProcess:
+    """Run nbgrader in course root ``root`` with a throw-away gradebook."""
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # nbgrader calls alembic
+    with tempfile.TemporaryDirectory() as tmp:
+        db = f"sqlite:///{Path(tmp) / 'gradebook.db'}"
+        return subprocess.run(
+            [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={root}", f"--CourseDirectory.db_url={db}"],
+            cwd=root, env=env, capture_output=True, text=True, check=False,
+        )
+
+
+def generate(aid: str, root: Path = ROOT) -> Path:
+    """Regenerate ``assignments/<aid>`` from ``solutions/<aid>``; return the folder."""
+    proc = nbgrader(["generate_assignment", aid, "--force"], root)
+    out = root / "assignments" / aid
+    if proc.returncode != 0 or not out.is_dir():
+        raise RuntimeError(f"nbgrader generate_assignment {aid} failed:\n{proc.stdout}\n{proc.stderr}")
+    return out
+
+
+def fresh_release(aid: str, dest: Path) -> Path:
+    """A release generated from the current ``solutions/<aid>`` in a scratch course root."""
+    shutil.copytree(ROOT / "solutions" / aid, dest / "solutions" / aid)
+    shutil.copy(ROOT / "nbgrader_config.py", dest / "nbgrader_config.py")
+    return generate(aid, dest)
+
+
+STUDENT_README = """# CNN course: student bundle
+
+Set up once (Python 3.11): `python -m venv .venv && .venv/bin/pip install -e .`
+(or `conda env create -f environment.yml`), then `.venv/bin/jupyter lab`.
+
+- `course/`: the lectures, in order; run them top to bottom (`CNN_COURSE_FAST=1` for a quick pass).
+- `assignments/<id>/<id>.ipynb`: fill in every `raise NotImplementedError()`, run the visible
+  tests, then *Restart & Run All* and submit the notebook.
+
+Everything runs offline.
+"""
+
+
+def bundle(dest: Path) -> Path:
+    """Write the student bundle to ``dest`` (replaced if it exists)."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    ignore = shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints", "*.pyc")
+    for name in ("course", "assignments", "cnn_course"):
+        if (ROOT / name).exists():
+            shutil.copytree(ROOT / name, dest / name, ignore=ignore)
+    for name in ("environment.yml", "Makefile"):
+        shutil.copy(ROOT / name, dest / name)
+    text = (ROOT / "pyproject.toml").read_text()
+    # The student package is cnn_course alone: no grader, no hidden checks.
+    text = text.replace('include = ["cnn_course*", "autograder*"]', 'include = ["cnn_course*"]')
+    text = "\n".join(line for line in text.splitlines() if not line.startswith("autograder = "))
+    (dest / "pyproject.toml").write_text(text + "\n")
+    (dest / "README.md").write_text(STUDENT_README)
+    return dest
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m autograder.release", description=__doc__.splitlines()[0])
+    p.add_argument("aids", nargs="+", help="assignment ids")
+    p.add_argument("--bundle", type=Path, help="also write the student bundle to this folder")
+    args = p.parse_args(argv)
+    for aid in args.aids:
+        print(f"released {generate(aid).relative_to(ROOT)}")
+    if args.bundle:
+        print(f"student bundle in {bundle(args.bundle)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
