@@ -1,0 +1,108 @@
+"""Execute every lecture notebook in course/ top to bottom, in fast mode, and fail on any error."""
+
+import os
+import pathlib
+import sys
+import time
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((REPO / "course").glob("*.ipynb"))
+
+
+def _run(path: pathlib.Path, tmp_path: pathlib.Path, source: str = None):
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    if source is not None:
+        nb.cells.append(nbformat.v4.new_code_cell(source))
+    env = {
+        "CNN_COURSE_FAST": "1",
+        "MPLBACKEND": "Agg",
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)  # the kernel inherits the environment of this process
+    try:
+        client = NotebookClient(
+            nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+        )
+        client.execute()
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return nb
+
+
+def test_there_are_lecture_notebooks():
+    """Are the six first lectures there, numbered in order?"""
+    names = [p.name for p in NOTEBOOKS]
+    assert [n[:3] for n in names[:6]] == ["00_", "01_", "02_", "03_", "04_", "05_"]
+
+
+def test_notebooks_are_committed_without_outputs():
+    """Are the notebooks stripped of outputs and execution counts (reviewable diffs)?"""
+    import nbformat
+
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                assert cell.outputs == [] and cell.execution_count is None, path.name
+
+
+def test_notebooks_use_no_deprecated_api():
+    """Do the notebooks avoid tf.compat, keras.layers.convolutional, Adam(lr=...) and layer.output_shape?"""
+    import re
+
+    banned = [r"tf\.compat", r"keras\.layers\.convolutional", r"\blr=", r"layer\.output_shape", r"from tensorflow import keras"]
+    for path in NOTEBOOKS:
+        text = path.read_text()
+        for pattern in banned:
+            assert not re.search(pattern, text), f"{path.name} uses {pattern}"
+
+
+def test_notebooks_follow_the_skeleton():
+    """Does every notebook have a title cell, ## Setup, ## Summary and ## Exercises last?"""
+    import nbformat
+
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        md = [c.source for c in nb.cells if c.cell_type == "markdown"]
+        assert md[0].startswith("# ") and "What you will learn" in md[0] and "Time to run" in md[0], path.name
+        assert any(s.startswith("## Setup") for s in md), path.name
+        assert any(s.startswith("## Summary") for s in md), path.name
+        assert nb.cells[-1].cell_type == "markdown" and nb.cells[-1].source.startswith("## Exercises"), path.name
+
+
+def test_kernel_is_this_interpreter(tmp_path):
+    """Does nbclient's "python3" kernel run the same Python as the tests (the project's venv)?"""
+    probe = REPO / "course" / "00_neurons_and_backprop.ipynb"
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import sys; print(sys.prefix)")])
+    NotebookClient(nb, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    assert probe.exists()
+    assert nb.cells[0].outputs[0]["text"].strip() == sys.prefix
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs_in_fast_mode(path, tmp_path):
+    """Does the notebook run top to bottom in fast mode with no error, writing nothing into the repository?"""
+    before = {p for p in REPO.rglob("*") if ".git" not in p.parts and ".venv" not in p.parts and "__pycache__" not in p.parts}
+    start = time.perf_counter()
+    nb = _run(path, tmp_path, source="from cnn_course import fast_mode\nprint('FAST', fast_mode())")
+    elapsed = time.perf_counter() - start
+    assert nb.cells[-1].outputs[0]["text"].strip() == "FAST True"
+    assert elapsed < 120, f"{path.name} took {elapsed:.0f} s in fast mode"
+    after = {p for p in REPO.rglob("*") if ".git" not in p.parts and ".venv" not in p.parts and "__pycache__" not in p.parts}
+    new = {p for p in after - before if "course" in p.parts}  # others may be editing the rest
+    assert not new, f"{path.name} wrote {sorted(map(str, new))}"
