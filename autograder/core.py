@@ -308,6 +308,7 @@ class Assignment:
     checks: list[Check]
     preload: tuple[str, ...] = ()  # modules the warm parent imports before forking
     address_space_limit: bool = True  # RLIMIT_AS is fine for NumPy-only code
+    warmup: Callable[[], None] | None = None  # run once in the warm parent (lazy imports, caches)
     default_timeout: float = 120.0
 
     def check(self, name: str) -> Check:

@@ -15,21 +15,53 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def nbgrader(args: list[str], root: Path) -> subprocess.CompletedProcess:
-    """Run nbgrader in course root ``root`` with a throw-away gradebook."""
+def nbgrader(args: list[str], root: Path, db: Path | None = None) -> subprocess.CompletedProcess:
+    """Run nbgrader in course root ``root`` with gradebook ``db`` (a throw-away one by default)."""
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # nbgrader calls alembic
     with tempfile.TemporaryDirectory() as tmp:
-        db = f"sqlite:///{Path(tmp) / 'gradebook.db'}"
+        url = f"sqlite:///{db or Path(tmp) / 'gradebook.db'}"
         return subprocess.run(
-            [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={root}", f"--CourseDirectory.db_url={db}"],
+            [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={root}", f"--CourseDirectory.db_url={url}"],
             cwd=root, env=env, capture_output=True, text=True, check=False,
         )
+
+
+def autograde_with_nbgrader(aid: str, submissions: dict[str, Path], workdir: Path) -> tuple[dict[str, float], float]:
+    """Grade ``{student: notebook}`` with ``nbgrader autograde`` in a scratch course root.
+
+    Returns each student's score from nbgrader's gradebook and the seconds
+    ``nbgrader autograde`` took. This is nbgrader's own harness: hidden tests
+    run inside the student's kernel.
+    """
+    from nbgrader.api import Gradebook
+
+    fresh_release(aid, workdir)
+    db = workdir / "gradebook.db"
+    proc = nbgrader(["generate_assignment", aid, "--force"], workdir, db)
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr)
+    for student, notebook in submissions.items():
+        dest = workdir / "submitted" / student / aid
+        dest.mkdir(parents=True, exist_ok=True)
+        shutil.copy(notebook, dest / f"{aid}.ipynb")
+    t0 = time.perf_counter()
+    nbgrader(["autograde", aid, "--force"], workdir, db)
+    seconds = time.perf_counter() - t0
+    scores = {}
+    with Gradebook(f"sqlite:///{db}") as gb:
+        for student in submissions:
+            try:
+                scores[student] = float(gb.find_submission(aid, student).score)
+            except Exception:  # noqa: BLE001 - nbgrader could not grade it
+                scores[student] = float("nan")
+    return scores, seconds
 
 
 def generate(aid: str, root: Path = ROOT) -> Path:

@@ -341,6 +341,11 @@ class Runner:
                 __import__(module)
             except ImportError:
                 pass
+        if assignment.warmup is not None:
+            try:
+                assignment.warmup()
+            except Exception:  # noqa: BLE001 - a cold start is slower, not wrong
+                pass
         for check in assignment.checks:  # build (and cache) inputs once, before forking
             if check.cases is not None:
                 check.cases()
