@@ -15,15 +15,28 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="autograder", description="Grade course notebooks in a sandbox.")
+    p = argparse.ArgumentParser(
+        prog="autograder", description="Grade course notebooks in a sandbox."
+    )
     sub = p.add_subparsers(dest="command", required=True)
     g = sub.add_parser("grade", help="grade submissions of one assignment")
     g.add_argument("aid", help="assignment id, e.g. a1_convolution")
-    g.add_argument("paths", nargs="+", type=Path, help="notebooks, folders of notebooks, or nbgrader's submitted/ folder")
-    g.add_argument("--out", type=Path, required=True, help="folder for grades.csv and per-student feedback")
-    g.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="submissions graded in parallel")
+    g.add_argument(
+        "paths",
+        nargs="+",
+        type=Path,
+        help="notebooks, folders of notebooks, or nbgrader's submitted/ folder",
+    )
+    g.add_argument(
+        "--out", type=Path, required=True, help="folder for grades.csv and per-student feedback"
+    )
+    g.add_argument(
+        "--jobs", type=int, default=os.cpu_count() or 1, help="submissions graded in parallel"
+    )
     g.add_argument("--timeout", type=float, default=None, help="wall-clock seconds per submission")
-    g.add_argument("--memory", type=float, default=2.0, help="memory limit per submission in GiB (default 2)")
+    g.add_argument(
+        "--memory", type=float, default=2.0, help="memory limit per submission in GiB (default 2)"
+    )
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -33,8 +46,15 @@ def main(argv: list[str] | None = None) -> int:
     from autograder.grade import grade
 
     try:
-        reports = grade(args.aid, args.paths, args.out, jobs=args.jobs, timeout=args.timeout,
-                        memory_gib=args.memory, progress=not args.quiet)
+        reports = grade(
+            args.aid,
+            args.paths,
+            args.out,
+            jobs=args.jobs,
+            timeout=args.timeout,
+            memory_gib=args.memory,
+            progress=not args.quiet,
+        )
     except (ValueError, FileNotFoundError) as exc:
         print(f"autograder: {exc}", file=sys.stderr)
         return 2

@@ -93,7 +93,10 @@ class Check:
         try:
             ok, message = self._verify(observed)
         except Exception as exc:  # malformed (forged) observations
-            ok, message = False, f"the grader could not read the results of `{self.function}` ({type(exc).__name__})"
+            ok, message = (
+                False,
+                f"the grader could not read the results of `{self.function}` ({type(exc).__name__})",
+            )
         points = self.points if ok else 0.0
         return Result(self.name, points, self.points, message, "passed" if ok else "failed")
 
@@ -121,7 +124,9 @@ def _check_case(case: Case, got: Plain, compare) -> str | None:
         raise TypeError("case observation is not a dict")
     if case.raises is not None:
         if got.get("error") is None:
-            return f"expected a {case.raises.__name__} for these arguments, but it returned normally"
+            return (
+                f"expected a {case.raises.__name__} for these arguments, but it returned normally"
+            )
         if case.raises.__name__ not in got.get("mro", []):
             return f"expected a {case.raises.__name__}, got {got['error']}"
         return None
@@ -142,7 +147,9 @@ def describe_exception(exc: BaseException) -> str:
     if isinstance(exc, NotImplementedError):
         return "NotImplementedError: not implemented yet (replace `raise NotImplementedError()` with your code)"
     if isinstance(exc, MemoryError):
-        return "MemoryError: ran out of memory (over the memory limit): avoid huge intermediate arrays"
+        return (
+            "MemoryError: ran out of memory (over the memory limit): avoid huge intermediate arrays"
+        )
     if isinstance(exc, RecursionError):
         return "RecursionError: maximum recursion depth exceeded"
     text = text[:300]
@@ -153,7 +160,11 @@ def call_case(fn: Callable, case: Case, returns: str) -> Plain:
     """Call ``fn`` on a copy of the case's inputs; return plain data, never raise."""
     args = tuple(a.copy() if isinstance(a, np.ndarray) else a for a in case.args)
     try:
-        with warnings.catch_warnings(), redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
+        with (
+            warnings.catch_warnings(),
+            redirect_stdout(io.StringIO()),
+            redirect_stderr(io.StringIO()),
+        ):
             warnings.simplefilter("ignore")
             out = fn(*args, **case.kwargs)
     except BaseException as exc:  # noqa: BLE001 - including SystemExit from student code
@@ -176,7 +187,9 @@ def to_plain_output(out: Any, returns: str) -> Plain:
     if returns == "int":
         if isinstance(out, bool) or not isinstance(out, (int, np.integer)):
             if isinstance(out, (float, np.floating)):
-                return {"bad_type": f"returned the float {float(out)!r}; return an int (use // for floor division)"}
+                return {
+                    "bad_type": f"returned the float {float(out)!r}; return an int (use // for floor division)"
+                }
             return {"bad_type": f"returned a {type(out).__name__}; return an int"}
         return {"value": int(out)}
     if returns == "tuple":

@@ -9,18 +9,28 @@ from pathlib import Path
 from autograder.core import Result, load_assignment
 from autograder.notebook import NotebookError, find_submissions, read_cells
 from autograder.report import StudentReport, summary_table, write_grades_csv, write_student
-from autograder.sandbox import GiB, Limits, RunOutcome, Runner
+from autograder.sandbox import GiB, Limits, Runner, RunOutcome
 
 
-def grade(aid: str, paths: list[Path], out: Path, jobs: int = 1, timeout: float | None = None,
-          memory_gib: float = 2.0, progress: bool = True) -> list[StudentReport]:
+def grade(
+    aid: str,
+    paths: list[Path],
+    out: Path,
+    jobs: int = 1,
+    timeout: float | None = None,
+    memory_gib: float = 2.0,
+    progress: bool = True,
+) -> list[StudentReport]:
     """Grade every submission found under ``paths``; write reports to ``out``."""
     assignment = load_assignment(aid)
     submissions = find_submissions(aid, paths)
     if not submissions:
         raise ValueError(f"no notebooks found under {', '.join(map(str, paths))}")
-    limits = Limits(timeout=timeout or assignment.default_timeout, memory=int(memory_gib * GiB),
-                    address_space=assignment.address_space_limit)
+    limits = Limits(
+        timeout=timeout or assignment.default_timeout,
+        memory=int(memory_gib * GiB),
+        address_space=assignment.address_space_limit,
+    )
     out.mkdir(parents=True, exist_ok=True)
 
     outcomes: dict[str, RunOutcome] = {}
@@ -31,13 +41,16 @@ def grade(aid: str, paths: list[Path], out: Path, jobs: int = 1, timeout: float 
         except NotebookError as exc:
             outcomes[sub.student] = RunOutcome(status="broken", problem=str(exc))
         except FileNotFoundError:
-            outcomes[sub.student] = RunOutcome(status="broken", problem=f"no notebook found ({sub.path.name} is missing)")
+            outcomes[sub.student] = RunOutcome(
+                status="broken", problem=f"no notebook found ({sub.path.name} is missing)"
+            )
 
     bar = _progress(len(submissions), progress)
     bar.update(len(outcomes))
     runner = Runner(assignment, limits, jobs)
     t0 = time.monotonic()
     try:
+
         def done(student: str, outcome: RunOutcome) -> None:
             outcomes[student] = outcome
             bar.update(1)
@@ -55,7 +68,9 @@ def grade(aid: str, paths: list[Path], out: Path, jobs: int = 1, timeout: float 
         write_student(out, assignment, report)
     if progress:
         print(summary_table(assignment, reports))
-        print(f"graded {len(reports)} submission(s) in {wall:.1f} s with {jobs} job(s); grades: {out / 'grades.csv'}")
+        print(
+            f"graded {len(reports)} submission(s) in {wall:.1f} s with {jobs} job(s); grades: {out / 'grades.csv'}"
+        )
     return reports
 
 
@@ -68,7 +83,15 @@ def _verify(assignment, student: str, outcome: RunOutcome) -> StudentReport:
             results.append(check.verify(outcome.observations[check.name]))
         else:
             why = outcome.unreadable.get(check.name) or outcome.problem or "not graded"
-            results.append(Result(check.name, 0.0, check.points, f"`{check.function}` was not checked: {why}", "error"))
+            results.append(
+                Result(
+                    check.name,
+                    0.0,
+                    check.points,
+                    f"`{check.function}` was not checked: {why}",
+                    "error",
+                )
+            )
     return StudentReport(student, results, outcome.status, problems, outcome.seconds)
 
 

@@ -43,11 +43,15 @@ def read_cells(path: Path) -> list[CodeCell]:
     try:
         json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise NotebookError(f"the submitted file is not a valid notebook: JSON error at line {exc.lineno}, column {exc.colno}") from None
+        raise NotebookError(
+            f"the submitted file is not a valid notebook: JSON error at line {exc.lineno}, column {exc.colno}"
+        ) from None
     try:
         nb = nbformat.reads(raw, as_version=4)
     except Exception as exc:  # noqa: BLE001 - nbformat raises many kinds
-        raise NotebookError(f"the submitted file is JSON but not a Jupyter notebook ({type(exc).__name__})") from None
+        raise NotebookError(
+            f"the submitted file is JSON but not a Jupyter notebook ({type(exc).__name__})"
+        ) from None
     cells = nb.get("cells")
     if not isinstance(cells, list):
         raise NotebookError("the submitted notebook has no list of cells")

@@ -24,16 +24,31 @@ ROOT = Path(__file__).resolve().parent.parent
 def nbgrader(args: list[str], root: Path, db: Path | None = None) -> subprocess.CompletedProcess:
     """Run nbgrader in course root ``root`` with gradebook ``db`` (a throw-away one by default)."""
     env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # nbgrader calls alembic
+    env["PATH"] = (
+        f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # nbgrader calls alembic
+    )
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{db or Path(tmp) / 'gradebook.db'}"
         return subprocess.run(
-            [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={root}", f"--CourseDirectory.db_url={url}"],
-            cwd=root, env=env, capture_output=True, text=True, check=False,
+            [
+                sys.executable,
+                "-m",
+                "nbgrader",
+                *args,
+                f"--CourseDirectory.root={root}",
+                f"--CourseDirectory.db_url={url}",
+            ],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
         )
 
 
-def autograde_with_nbgrader(aid: str, submissions: dict[str, Path], workdir: Path) -> tuple[dict[str, float], float]:
+def autograde_with_nbgrader(
+    aid: str, submissions: dict[str, Path], workdir: Path
+) -> tuple[dict[str, float], float]:
     """Grade ``{student: notebook}`` with ``nbgrader autograde`` in a scratch course root.
 
     Returns each student's score from nbgrader's gradebook and the seconds
@@ -69,7 +84,9 @@ def generate(aid: str, root: Path = ROOT) -> Path:
     proc = nbgrader(["generate_assignment", aid, "--force"], root)
     out = root / "assignments" / aid
     if proc.returncode != 0 or not out.is_dir():
-        raise RuntimeError(f"nbgrader generate_assignment {aid} failed:\n{proc.stdout}\n{proc.stderr}")
+        raise RuntimeError(
+            f"nbgrader generate_assignment {aid} failed:\n{proc.stdout}\n{proc.stderr}"
+        )
     return out
 
 
@@ -114,7 +131,9 @@ def bundle(dest: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m autograder.release", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(
+        prog="python -m autograder.release", description=__doc__.splitlines()[0]
+    )
     p.add_argument("aids", nargs="+", help="assignment ids")
     p.add_argument("--bundle", type=Path, help="also write the student bundle to this folder")
     args = p.parse_args(argv)

@@ -41,7 +41,14 @@ def write_grades_csv(path: Path, assignment: Assignment, reports: list[StudentRe
         w.writerow(["student", "score", "max_score", *names])
         for r in sorted(reports, key=lambda r: r.student):
             by_name = {res.name: res.points for res in r.results}
-            w.writerow([r.student, _fmt(r.score), _fmt(r.max_score), *(_fmt(by_name.get(n, 0.0)) for n in names)])
+            w.writerow(
+                [
+                    r.student,
+                    _fmt(r.score),
+                    _fmt(r.max_score),
+                    *(_fmt(by_name.get(n, 0.0)) for n in names),
+                ]
+            )
 
 
 def results_json(assignment: Assignment, report: StudentReport) -> dict:
@@ -90,7 +97,9 @@ def feedback_html(assignment: Assignment, report: StudentReport) -> str:
         f"<title>{e(assignment.aid)}: feedback for {e(report.student)}</title><style>{_CSS}</style></head><body>"
         f"<h1>{e(assignment.aid)}</h1><p>Student: <b>{e(report.student)}</b> &middot; score "
         f"<b>{_fmt(report.score)} / {_fmt(report.max_score)}</b></p>{notes}"
-        "<table><tr><th>check</th><th>points</th><th>feedback</th></tr>" + "".join(rows) + "</table></body></html>\n"
+        "<table><tr><th>check</th><th>points</th><th>feedback</th></tr>"
+        + "".join(rows)
+        + "</table></body></html>\n"
     )
 
 
@@ -105,15 +114,33 @@ def summary_table(assignment: Assignment, reports: list[StudentReport]) -> str:
     """A plain-text table for the terminal."""
     rows = [("student", "score", "status", "seconds", "first problem")]
     for r in sorted(reports, key=lambda r: r.student):
-        first = r.problems[0] if r.problems else next((x.message for x in r.results if not x.passed), "")
-        rows.append((r.student, f"{_fmt(r.score)}/{_fmt(r.max_score)}", r.status, f"{r.seconds:.2f}", first[:70]))
+        first = (
+            r.problems[0]
+            if r.problems
+            else next((x.message for x in r.results if not x.passed), "")
+        )
+        rows.append(
+            (
+                r.student,
+                f"{_fmt(r.score)}/{_fmt(r.max_score)}",
+                r.status,
+                f"{r.seconds:.2f}",
+                first[:70],
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = []
     for j, row in enumerate(rows):
-        lines.append("  ".join(cell.ljust(widths[i]) if i < 4 else cell for i, cell in enumerate(row)).rstrip())
+        lines.append(
+            "  ".join(
+                cell.ljust(widths[i]) if i < 4 else cell for i, cell in enumerate(row)
+            ).rstrip()
+        )
         if j == 0:
             lines.append("  ".join("-" * w for w in widths) + "  " + "-" * 13)
     scores = [r.score for r in reports]
     if scores:
-        lines.append(f"{len(reports)} graded, mean {sum(scores) / len(scores):.2f} / {_fmt(assignment.max_score)}")
+        lines.append(
+            f"{len(reports)} graded, mean {sum(scores) / len(scores):.2f} / {_fmt(assignment.max_score)}"
+        )
     return "\n".join(lines)

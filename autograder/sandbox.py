@@ -129,7 +129,14 @@ def _on_alarm(signum, frame):
     raise _Interrupt()
 
 
-def _child(assignment: Assignment, cells: list[CodeCell], work: Path, obs: Path, limits: Limits, uid: int | None) -> None:
+def _child(
+    assignment: Assignment,
+    cells: list[CodeCell],
+    work: Path,
+    obs: Path,
+    limits: Limits,
+    uid: int | None,
+) -> None:
     """Body of the forked child; never returns (``os._exit``)."""
     code = 0
     try:
@@ -161,12 +168,23 @@ def _child(assignment: Assignment, cells: list[CodeCell], work: Path, obs: Path,
         os.chdir(work)
         path = os.environ.get("PATH", "/usr/bin:/bin")
         os.environ.clear()
-        os.environ.update({
-            "PATH": path, "HOME": str(work), "TMPDIR": str(work), "LANG": "C.UTF-8",
-            "MPLBACKEND": "Agg", "MPLCONFIGDIR": str(work), "CNN_COURSE_FAST": "1",
-            "CNN_COURSE_GRADING": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-            "TF_CPP_MIN_LOG_LEVEL": "2", "KERAS_BACKEND": "tensorflow", "PYTHONDONTWRITEBYTECODE": "1",
-        })
+        os.environ.update(
+            {
+                "PATH": path,
+                "HOME": str(work),
+                "TMPDIR": str(work),
+                "LANG": "C.UTF-8",
+                "MPLBACKEND": "Agg",
+                "MPLCONFIGDIR": str(work),
+                "CNN_COURSE_FAST": "1",
+                "CNN_COURSE_GRADING": "1",
+                "OMP_NUM_THREADS": "1",
+                "OPENBLAS_NUM_THREADS": "1",
+                "TF_CPP_MIN_LOG_LEVEL": "2",
+                "KERAS_BACKEND": "tensorflow",
+                "PYTHONDONTWRITEBYTECODE": "1",
+            }
+        )
         tempfile.tempdir = str(work)
         sys.stdin, sys.stdout, sys.stderr = io.StringIO(), _Sink(), _Sink()
         for name in [m for m in sys.modules if m.startswith("autograder.reference")]:
@@ -181,7 +199,9 @@ def _child(assignment: Assignment, cells: list[CodeCell], work: Path, obs: Path,
         os._exit(code)
 
 
-def _run_and_observe(assignment: Assignment, cells: list[CodeCell], obs: Path, limits: Limits) -> None:
+def _run_and_observe(
+    assignment: Assignment, cells: list[CodeCell], obs: Path, limits: Limits
+) -> None:
     # References captured before student code runs, which may patch modules.
     dumps, savez, write_text, now = json.dumps, np.savez, Path.write_text, time.monotonic
     start = now()
@@ -192,7 +212,9 @@ def _run_and_observe(assignment: Assignment, cells: list[CodeCell], obs: Path, l
     for cell in cells:
         left = cell_budget - (now() - start)
         if left <= 0:
-            notes.append(f"cells {cell.index} and later were not run: the notebook used its {cell_budget:.0f} s for cells")
+            notes.append(
+                f"cells {cell.index} and later were not run: the notebook used its {cell_budget:.0f} s for cells"
+            )
             break
         try:
             code = compile(cell.source, f"<cell {cell.index}>", "exec")
@@ -202,9 +224,13 @@ def _run_and_observe(assignment: Assignment, cells: list[CodeCell], obs: Path, l
             finally:
                 _disarm()
         except _Interrupt:
-            notes.append(f"cell {cell.index} was stopped after running out of time (an infinite loop?); the next cells ran")
+            notes.append(
+                f"cell {cell.index} was stopped after running out of time (an infinite loop?); the next cells ran"
+            )
         except SystemExit as exc:
-            notes.append(f"cell {cell.index} called sys.exit({exc.code!r}); ignored, the next cells ran")
+            notes.append(
+                f"cell {cell.index} called sys.exit({exc.code!r}); ignored, the next cells ran"
+            )
         except BaseException as exc:  # noqa: BLE001
             notes.append(f"cell {cell.index} raised {describe_exception(exc)}")
     write_text(obs / "cells.json", dumps(notes))
@@ -225,7 +251,10 @@ def _run_and_observe(assignment: Assignment, cells: list[CodeCell], obs: Path, l
         try:
             text, arrays = encode(observed)
         except Exception as exc:  # noqa: BLE001
-            text, arrays = dumps({"missing": f"could not record the result of `{check.function}` ({exc})"}), {}
+            text, arrays = (
+                dumps({"missing": f"could not record the result of `{check.function}` ({exc})"}),
+                {},
+            )
         savez(obs / f"check{i}.npz", **arrays)
         write_text(obs / f"check{i}.json", text)
 
@@ -311,8 +340,13 @@ def sandbox_uid() -> int | None:
         return None
     import autograder
 
-    needed = [Path(sys.prefix), Path(sys.base_prefix), Path(os.__file__).parent, Path(np.__file__).parent,
-              Path(autograder.__file__).parent]
+    needed = [
+        Path(sys.prefix),
+        Path(sys.base_prefix),
+        Path(os.__file__).parent,
+        Path(np.__file__).parent,
+        Path(autograder.__file__).parent,
+    ]
     return NOBODY if all(_world_readable_path(p) for p in needed) else None
 
 
@@ -355,7 +389,9 @@ class Runner:
         self._sweep(set())
         shutil.rmtree(self._root, ignore_errors=True)
 
-    def run(self, items: list[tuple[str, list[CodeCell]]], on_done: Callable[[str, RunOutcome], None]) -> None:
+    def run(
+        self, items: list[tuple[str, list[CodeCell]]], on_done: Callable[[str, RunOutcome], None]
+    ) -> None:
         """Run ``(key, cells)`` items; call ``on_done`` as each finishes."""
         pending = deque(items)
         running: dict[int, _Job] = {}
@@ -451,19 +487,36 @@ class Runner:
                     arrays = {k: npz[k] for k in npz.files}
                 out.observations[check.name] = decode(text_path.read_text(), arrays)
             except Exception as exc:  # noqa: BLE001 - a forged or truncated file
-                out.unreadable[check.name] = f"the results of `{check.function}` could not be read ({type(exc).__name__}); was a grader file overwritten?"
+                out.unreadable[check.name] = (
+                    f"the results of `{check.function}` could not be read ({type(exc).__name__}); was a grader file overwritten?"
+                )
         done = len(out.observations) + len(out.unreadable) == len(self.assignment.checks)
         if job.killed == "timeout":
-            out.status, out.problem = "timeout", f"the notebook did not finish within the time limit of {self.limits.timeout:.0f} s and was stopped (an infinite loop?)"
+            out.status, out.problem = (
+                "timeout",
+                f"the notebook did not finish within the time limit of {self.limits.timeout:.0f} s and was stopped (an infinite loop?)",
+            )
         elif job.killed == "memory":
-            out.status, out.problem = "memory", f"the notebook used more than the memory limit of {self.limits.memory / GiB:.1f} GiB and was stopped"
+            out.status, out.problem = (
+                "memory",
+                f"the notebook used more than the memory limit of {self.limits.memory / GiB:.1f} GiB and was stopped",
+            )
         elif os.WIFSIGNALED(status):
             sig = os.WTERMSIG(status)
             if sig == signal.SIGXCPU:
-                out.status, out.problem = "timeout", "the notebook used up its CPU time limit and was stopped (an infinite loop?)"
+                out.status, out.problem = (
+                    "timeout",
+                    "the notebook used up its CPU time limit and was stopped (an infinite loop?)",
+                )
             else:
-                out.status, out.problem = "crashed", f"the notebook's process was killed by signal {signal.Signals(sig).name} before grading finished"
+                out.status, out.problem = (
+                    "crashed",
+                    f"the notebook's process was killed by signal {signal.Signals(sig).name} before grading finished",
+                )
         elif not done:
             code = os.WEXITSTATUS(status)
-            out.status, out.problem = "crashed", f"the notebook ended the grading process early (exit code {code}, e.g. os._exit) before every function was checked"
+            out.status, out.problem = (
+                "crashed",
+                f"the notebook ended the grading process early (exit code {code}, e.g. os._exit) before every function was checked",
+            )
         return out

@@ -28,7 +28,11 @@ def main() -> int:
     args = p.parse_args()
     corpus = ROOT / "tests" / "submissions" / args.aid
     with (corpus / "expected.csv").open() as f:
-        honest = [r["student"] for r in csv.DictReader(f) if r["kind"] in ("solution", "release", "mistake")]
+        honest = [
+            r["student"]
+            for r in csv.DictReader(f)
+            if r["kind"] in ("solution", "release", "mistake")
+        ]
     notebooks = {s: corpus / "submitted" / s / args.aid / f"{args.aid}.ipynb" for s in honest}
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -36,8 +40,23 @@ def main() -> int:
         nb_scores, nb_seconds = autograde_with_nbgrader(args.aid, notebooks, tmp / "course")
 
         t0 = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "autograder", "grade", args.aid, *[str(n.parent.parent) for n in notebooks.values()],
-                               "--out", str(tmp / "out"), "--jobs", str(args.jobs), "--quiet"], capture_output=True, text=True)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "autograder",
+                "grade",
+                args.aid,
+                *[str(n.parent.parent) for n in notebooks.values()],
+                "--out",
+                str(tmp / "out"),
+                "--jobs",
+                str(args.jobs),
+                "--quiet",
+            ],
+            capture_output=True,
+            text=True,
+        )
         ag_seconds = time.perf_counter() - t0
         if proc.returncode != 0:
             print(proc.stderr)
@@ -47,9 +66,13 @@ def main() -> int:
 
     n = len(notebooks)
     agree = nb_scores == ag_scores
-    print(f"assignment {args.aid}: {n} honest submissions, {os.cpu_count()} cores, --jobs {args.jobs}")
+    print(
+        f"assignment {args.aid}: {n} honest submissions, {os.cpu_count()} cores, --jobs {args.jobs}"
+    )
     print(f"  nbgrader autograde : {nb_seconds:7.1f} s  ({nb_seconds / n:.2f} s per submission)")
-    print(f"  autograder grade   : {ag_seconds:7.1f} s  ({ag_seconds / n:.2f} s per submission, start-up included)")
+    print(
+        f"  autograder grade   : {ag_seconds:7.1f} s  ({ag_seconds / n:.2f} s per submission, start-up included)"
+    )
     print(f"  speed ratio        : {nb_seconds / ag_seconds:.1f}x")
     print(f"  scores agree       : {agree}")
     if not agree:

@@ -12,4 +12,7 @@ def fast_mode() -> bool:
 
 def grading_mode() -> bool:
     """True while an autograder runs the notebook: demo cells keep to a minimum."""
-    return os.environ.get("CNN_COURSE_GRADING", "") == "1" or os.environ.get("NBGRADER_EXECUTION") == "autograde"
+    return (
+        os.environ.get("CNN_COURSE_GRADING", "") == "1"
+        or os.environ.get("NBGRADER_EXECUTION") == "autograde"
+    )

@@ -81,7 +81,10 @@ def train_test_split(
         idx = np.flatnonzero(y == label)
         rng.shuffle(idx)
         test[idx[: round(len(idx) * test_size)]] = True
-    train_idx, test_idx = rng.permutation(np.flatnonzero(~test)), rng.permutation(np.flatnonzero(test))
+    train_idx, test_idx = (
+        rng.permutation(np.flatnonzero(~test)),
+        rng.permutation(np.flatnonzero(test)),
+    )
     return (x[train_idx], y[train_idx]), (x[test_idx], y[test_idx])
 
 
@@ -183,7 +186,10 @@ def load_shapes(
     bg_level = rng.uniform(0.0, 0.45, n)
     fg_level = bg_level + rng.uniform(0.35, 0.55, n)
     flip = rng.random(n) < 0.5  # dark shape on a light background
-    bg_level, fg_level = np.where(flip, 1 - bg_level, bg_level), np.where(flip, 1 - fg_level, fg_level)
+    bg_level, fg_level = (
+        np.where(flip, 1 - bg_level, bg_level),
+        np.where(flip, 1 - fg_level, fg_level),
+    )
     bg = np.clip(bg_level[:, None] + rng.uniform(-0.15, 0.15, (n, 3)), 0, 1)
     fg = np.clip(fg_level[:, None] + rng.uniform(-0.25, 0.25, (n, 3)), 0, 1)
     x = np.where(mask[..., None], fg[:, None, None, :], bg[:, None, None, :]).astype(np.float32)
@@ -248,7 +254,10 @@ def load_mnist() -> _Split:
         return train_test_split(*load_digits(28), test_size=0.2, seed=0)
     (x_train, y_train), (x_test, y_test) = data
     prep = lambda x: (np.asarray(x, dtype=np.float32) / 255.0)[..., None]
-    return (prep(x_train), np.asarray(y_train, np.int64)), (prep(x_test), np.asarray(y_test, np.int64))
+    return (prep(x_train), np.asarray(y_train, np.int64)), (
+        prep(x_test),
+        np.asarray(y_test, np.int64),
+    )
 
 
 def load_cifar10() -> _Split:

@@ -22,4 +22,6 @@ def assert_close(got, want, what: str = "output", tol: float = 1e-5) -> None:
     diff = float(np.max(np.abs(got_arr - want_arr))) if got_arr.size else 0.0
     scale = max(1.0, float(np.max(np.abs(want_arr))) if want_arr.size else 1.0)
     if not diff <= tol * scale:
-        raise AssertionError(f"{what}: largest difference {diff:.3g} exceeds the tolerance {tol * scale:.1g}")
+        raise AssertionError(
+            f"{what}: largest difference {diff:.3g} exceeds the tolerance {tol * scale:.1g}"
+        )

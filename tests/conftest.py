@@ -12,12 +12,28 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "submissions"
 
 
-def run_grader(aid: str, paths: list[Path], out: Path, *extra: str, timeout: float = 600) -> subprocess.CompletedProcess:
+def run_grader(
+    aid: str, paths: list[Path], out: Path, *extra: str, timeout: float = 600
+) -> subprocess.CompletedProcess:
     """``autograder grade`` exactly as the command line runs it."""
     env = dict(os.environ, MPLBACKEND="Agg")
     return subprocess.run(
-        [sys.executable, "-m", "autograder", "grade", aid, *map(str, paths), "--out", str(out), *extra],
-        capture_output=True, text=True, env=env, timeout=timeout, check=False,
+        [
+            sys.executable,
+            "-m",
+            "autograder",
+            "grade",
+            aid,
+            *map(str, paths),
+            "--out",
+            str(out),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        check=False,
     )
 
 

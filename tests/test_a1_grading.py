@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from conftest import CORPUS, expected, read_grades, run_grader
 
 AID = "a1_convolution"
@@ -47,7 +46,10 @@ def test_expected_score(graded, student):
     """Does each sample submission get its expected score from `autograder grade`?"""
     _, out, grades = graded
     score, kind = EXPECTED[student]
-    assert float(grades[student]["score"]) == score, (kind, (out / student / "results.json").read_text()[:3000])
+    assert float(grades[student]["score"]) == score, (
+        kind,
+        (out / student / "results.json").read_text()[:3000],
+    )
 
 
 def test_grades_csv_columns(graded):
@@ -69,27 +71,30 @@ def test_results_json_is_gradescope_format(graded):
             assert 0 <= test["score"] <= test["max_score"]
 
 
-@pytest.mark.parametrize("student,phrase", [
-    ("mistake_corr2d_flips", "does not flip the kernel"),
-    ("mistake_no_plus_one", "did you forget the + 1?"),
-    ("mistake_no_flip", "flips the kernel"),
-    ("mistake_no_bias", "bias is missing"),
-    ("mistake_same_top_left", "bottom/right"),
-    ("mistake_pool_stride_one", "stride should default to pool_size"),
-    ("mistake_im2col_cuv", "(c, u, v) order"),
-    ("mistake_im2col_slow", "as fast as the four-loop version"),
-    ("mistake_gauss_unnormalised", "do not sum to 1"),
-    ("mistake_box_blur_sum", "divide by 9"),
-    ("hostile_memory_hog", "memory"),
-    ("hostile_unstoppable_loop", "time limit"),
-    ("hostile_infinite_loop", "was stopped after running out of time"),
-    ("hostile_os_exit", "ended the grading process early"),
-    ("hostile_rigged_eq", "return an int"),
-    ("broken_not_json", "not a valid notebook"),
-    ("broken_not_notebook", "not a Jupyter notebook"),
-    ("broken_syntax_error", "SyntaxError"),
-    ("release", "not implemented yet"),
-])
+@pytest.mark.parametrize(
+    "student,phrase",
+    [
+        ("mistake_corr2d_flips", "does not flip the kernel"),
+        ("mistake_no_plus_one", "did you forget the + 1?"),
+        ("mistake_no_flip", "flips the kernel"),
+        ("mistake_no_bias", "bias is missing"),
+        ("mistake_same_top_left", "bottom/right"),
+        ("mistake_pool_stride_one", "stride should default to pool_size"),
+        ("mistake_im2col_cuv", "(c, u, v) order"),
+        ("mistake_im2col_slow", "as fast as the four-loop version"),
+        ("mistake_gauss_unnormalised", "do not sum to 1"),
+        ("mistake_box_blur_sum", "divide by 9"),
+        ("hostile_memory_hog", "memory"),
+        ("hostile_unstoppable_loop", "time limit"),
+        ("hostile_infinite_loop", "was stopped after running out of time"),
+        ("hostile_os_exit", "ended the grading process early"),
+        ("hostile_rigged_eq", "return an int"),
+        ("broken_not_json", "not a valid notebook"),
+        ("broken_not_notebook", "not a Jupyter notebook"),
+        ("broken_syntax_error", "SyntaxError"),
+        ("release", "not implemented yet"),
+    ],
+)
 def test_feedback_names_the_problem(graded, student, phrase):
     """Does the student's feedback name the mistake or the problem in one clear line?"""
     _, out, _ = graded
@@ -101,7 +106,14 @@ def test_feedback_leaks_no_hidden_tests(graded):
     _, out, _ = graded
     for student in EXPECTED:
         text = (out / student / "feedback.html").read_text()
-        for leak in ("run_in_kernel", "HIDDEN TESTS", "autograder.reference", "Traceback", "sliding_window_view", "einsum"):
+        for leak in (
+            "run_in_kernel",
+            "HIDDEN TESTS",
+            "autograder.reference",
+            "Traceback",
+            "sliding_window_view",
+            "einsum",
+        ):
             assert leak not in text, (student, leak)
 
 
@@ -109,12 +121,16 @@ def test_mistakes_keep_the_other_checks(graded):
     """Does each mistake keep full points on every check of the other functions?"""
     _, _, grades = graded
     own = {
-        "mistake_no_plus_one": {"conv_output_size"}, "mistake_corr2d_flips": {"corr2d"},
-        "mistake_no_flip": {"conv2d_true"}, "mistake_box_blur_sum": {"make_kernel"},
+        "mistake_no_plus_one": {"conv_output_size"},
+        "mistake_corr2d_flips": {"corr2d"},
+        "mistake_no_flip": {"conv2d_true"},
+        "mistake_box_blur_sum": {"make_kernel"},
         "mistake_no_bias": {"conv2d_forward_basic", "conv2d_forward_options"},
         "mistake_same_top_left": {"conv2d_forward_options", "conv2d_im2col"},
-        "mistake_pool_stride_one": {"pool2d_forward"}, "mistake_im2col_cuv": {"im2col"},
-        "mistake_im2col_slow": {"conv2d_im2col_speed"}, "mistake_gauss_unnormalised": {"gaussian_kernel_1d"},
+        "mistake_pool_stride_one": {"pool2d_forward"},
+        "mistake_im2col_cuv": {"im2col"},
+        "mistake_im2col_slow": {"conv2d_im2col_speed"},
+        "mistake_gauss_unnormalised": {"gaussian_kernel_1d"},
     }
     solution = grades["solution"]
     for student, checks in own.items():

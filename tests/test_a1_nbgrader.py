@@ -7,9 +7,9 @@ import math
 
 import nbformat
 import pytest
+from conftest import CORPUS, expected, read_grades, run_grader
 
 from autograder.release import ROOT, autograde_with_nbgrader, bundle, fresh_release
-from conftest import CORPUS, expected, read_grades, run_grader
 
 AID = "a1_convolution"
 EXPECTED = expected(AID)
@@ -22,7 +22,9 @@ def _notebook(student):
 
 @pytest.fixture(scope="module")
 def nbgrader_scores(tmp_path_factory):
-    scores, _seconds = autograde_with_nbgrader(AID, {s: _notebook(s) for s in HONEST}, tmp_path_factory.mktemp("course"))
+    scores, _seconds = autograde_with_nbgrader(
+        AID, {s: _notebook(s) for s in HONEST}, tmp_path_factory.mktemp("course")
+    )
     return scores
 
 
@@ -37,7 +39,9 @@ def test_nbgrader_autograde_gives_expected_score(nbgrader_scores, student):
 @pytest.mark.slow
 def test_both_harnesses_agree(nbgrader_scores, tmp_path):
     """Do `autograder grade` and `nbgrader autograde` give the same scores on the honest corpus?"""
-    proc = run_grader(AID, [_notebook(s).parent.parent for s in HONEST], tmp_path, "--timeout", "60")
+    proc = run_grader(
+        AID, [_notebook(s).parent.parent for s in HONEST], tmp_path, "--timeout", "60"
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     ours = {s: float(row["score"]) for s, row in read_grades(tmp_path / "grades.csv").items()}
     assert ours == nbgrader_scores
@@ -52,7 +56,8 @@ def test_release_is_in_sync_with_solutions(tmp_path):
     """Does assignments/ equal a fresh nbgrader release of solutions/?"""
     fresh = fresh_release(AID, tmp_path) / f"{AID}.ipynb"
     assert _cells(ROOT / "assignments" / AID / f"{AID}.ipynb") == _cells(fresh), (
-        "assignments/ is stale: run `make release` (never edit assignments/ by hand)")
+        "assignments/ is stale: run `make release` (never edit assignments/ by hand)"
+    )
 
 
 def test_release_has_no_solution_and_no_hidden_tests():
@@ -60,7 +65,13 @@ def test_release_has_no_solution_and_no_hidden_tests():
     release = nbformat.read(ROOT / "assignments" / AID / f"{AID}.ipynb", as_version=4)
     source = nbformat.read(ROOT / "solutions" / AID / f"{AID}.ipynb", as_version=4)
     text = "\n".join(c.source for c in release.cells)
-    for leak in ("BEGIN SOLUTION", "HIDDEN TESTS", "run_in_kernel", "autograder", "np.tensordot(patch"):
+    for leak in (
+        "BEGIN SOLUTION",
+        "HIDDEN TESTS",
+        "run_in_kernel",
+        "autograder",
+        "np.tensordot(patch",
+    ):
         assert leak not in text, leak
     solution_cells = [c for c in release.cells if c.metadata.get("nbgrader", {}).get("solution")]
     assert solution_cells and all("raise NotImplementedError()" in c.source for c in solution_cells)

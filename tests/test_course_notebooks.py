@@ -61,7 +61,13 @@ def test_notebooks_use_no_deprecated_api():
     """Do the notebooks avoid tf.compat, keras.layers.convolutional, Adam(lr=...) and layer.output_shape?"""
     import re
 
-    banned = [r"tf\.compat", r"keras\.layers\.convolutional", r"\blr=", r"layer\.output_shape", r"from tensorflow import keras"]
+    banned = [
+        r"tf\.compat",
+        r"keras\.layers\.convolutional",
+        r"\blr=",
+        r"layer\.output_shape",
+        r"from tensorflow import keras",
+    ]
     for path in NOTEBOOKS:
         text = path.read_text()
         for pattern in banned:
@@ -75,10 +81,14 @@ def test_notebooks_follow_the_skeleton():
     for path in NOTEBOOKS:
         nb = nbformat.read(path, as_version=4)
         md = [c.source for c in nb.cells if c.cell_type == "markdown"]
-        assert md[0].startswith("# ") and "What you will learn" in md[0] and "Time to run" in md[0], path.name
+        assert (
+            md[0].startswith("# ") and "What you will learn" in md[0] and "Time to run" in md[0]
+        ), path.name
         assert any(s.startswith("## Setup") for s in md), path.name
         assert any(s.startswith("## Summary") for s in md), path.name
-        assert nb.cells[-1].cell_type == "markdown" and nb.cells[-1].source.startswith("## Exercises"), path.name
+        assert nb.cells[-1].cell_type == "markdown" and nb.cells[-1].source.startswith(
+            "## Exercises"
+        ), path.name
 
 
 def test_kernel_is_this_interpreter(tmp_path):
@@ -87,8 +97,12 @@ def test_kernel_is_this_interpreter(tmp_path):
     import nbformat
     from nbclient import NotebookClient
 
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import sys; print(sys.prefix)")])
-    NotebookClient(nb, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell("import sys; print(sys.prefix)")]
+    )
+    NotebookClient(
+        nb, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
     assert probe.exists()
     assert nb.cells[0].outputs[0]["text"].strip() == sys.prefix
 
@@ -97,12 +111,20 @@ def test_kernel_is_this_interpreter(tmp_path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_in_fast_mode(path, tmp_path):
     """Does the notebook run top to bottom in fast mode with no error, writing nothing into the repository?"""
-    before = {p for p in REPO.rglob("*") if ".git" not in p.parts and ".venv" not in p.parts and "__pycache__" not in p.parts}
+    before = {
+        p
+        for p in REPO.rglob("*")
+        if ".git" not in p.parts and ".venv" not in p.parts and "__pycache__" not in p.parts
+    }
     start = time.perf_counter()
     nb = _run(path, tmp_path, source="from cnn_course import fast_mode\nprint('FAST', fast_mode())")
     elapsed = time.perf_counter() - start
     assert nb.cells[-1].outputs[0]["text"].strip() == "FAST True"
     assert elapsed < 120, f"{path.name} took {elapsed:.0f} s in fast mode"
-    after = {p for p in REPO.rglob("*") if ".git" not in p.parts and ".venv" not in p.parts and "__pycache__" not in p.parts}
+    after = {
+        p
+        for p in REPO.rglob("*")
+        if ".git" not in p.parts and ".venv" not in p.parts and "__pycache__" not in p.parts
+    }
     new = {p for p in after - before if "course" in p.parts}  # others may be editing the rest
     assert not new, f"{path.name} wrote {sorted(map(str, new))}"

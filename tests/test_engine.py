@@ -10,10 +10,10 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
+from conftest import CORPUS, ROOT, read_grades, run_grader
 
 from autograder.core import Case, Check, decode, encode, to_plain_output
 from autograder.notebook import NotebookError, find_submissions, read_cells
-from conftest import CORPUS, ROOT, read_grades, run_grader
 
 AID = "a1_convolution"
 SOLUTION = CORPUS / AID / "submitted" / "solution" / AID / f"{AID}.ipynb"
@@ -28,12 +28,22 @@ def _write(path: Path, *sources: str) -> Path:
 def _solution_code() -> str:
     """Every code cell of the sample solution, as one string (no tests, no metadata)."""
     nb = nbformat.read(SOLUTION, as_version=4)
-    return "\n\n".join(c.source for c in nb.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution"))
+    return "\n\n".join(
+        c.source
+        for c in nb.cells
+        if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")
+    )
 
 
 def test_encode_decode_round_trip():
     """Do plain observations survive the JSON + npz encoding unchanged?"""
-    tree = {"cases": [{"value": np.arange(6.0).reshape(2, 3), "dtype": "float32"}, {"error": "x", "mro": ["A"]}], "t": float("inf")}
+    tree = {
+        "cases": [
+            {"value": np.arange(6.0).reshape(2, 3), "dtype": "float32"},
+            {"error": "x", "mro": ["A"]},
+        ],
+        "t": float("inf"),
+    }
     text, arrays = encode(tree)
     back = decode(json.loads(json.dumps(text)), arrays)
     assert np.array_equal(back["cases"][0]["value"], tree["cases"][0]["value"])
@@ -50,6 +60,7 @@ def test_encode_rejects_objects():
 
 def test_subclass_with_rigged_eq_keeps_only_its_data():
     """Does an ndarray subclass with a rigged __eq__ reduce to its plain data?"""
+
     class Rigged(np.ndarray):
         def __eq__(self, other):
             return True
@@ -60,8 +71,14 @@ def test_subclass_with_rigged_eq_keeps_only_its_data():
 
 def test_verify_reports_the_case_not_the_reference():
     """Does a failing check say which case failed, with the shape, and not the expected values?"""
-    check = Check("double", 1, "double", "doubles", lambda: [Case((np.ones((2, 2)),), {}, "x (2, 2)")],
-                  lambda case, got: None if np.allclose(got["value"], 2 * case.args[0]) else "wrong values")
+    check = Check(
+        "double",
+        1,
+        "double",
+        "doubles",
+        lambda: [Case((np.ones((2, 2)),), {}, "x (2, 2)")],
+        lambda case, got: None if np.allclose(got["value"], 2 * case.args[0]) else "wrong values",
+    )
     ok = check.verify(check.observe({"double": lambda x: 2 * x}))
     bad = check.verify(check.observe({"double": lambda x: x}))
     missing = check.verify(check.observe({}))
@@ -74,11 +91,16 @@ def test_verify_reports_the_case_not_the_reference():
 
 def test_read_cells_transforms_magics(tmp_path):
     """Are magics and !shell lines turned into Python calls by IPython's transformer?"""
-    cells = read_cells(_write(tmp_path / "m.ipynb", "%matplotlib inline\nx = 1", "!echo hi\nfiles = !ls"))
+    cells = read_cells(
+        _write(tmp_path / "m.ipynb", "%matplotlib inline\nx = 1", "!echo hi\nfiles = !ls")
+    )
     assert "run_line_magic" in cells[0].source and "get_ipython().system" in cells[1].source
 
 
-@pytest.mark.parametrize("text,phrase", [("{not json", "not a valid notebook"), ('{"cells": 3}', "not a Jupyter notebook")])
+@pytest.mark.parametrize(
+    "text,phrase",
+    [("{not json", "not a valid notebook"), ('{"cells": 3}', "not a Jupyter notebook")],
+)
 def test_read_cells_rejects_broken_files(tmp_path, text, phrase):
     """Does a malformed notebook give one clear line, not a traceback?"""
     path = tmp_path / "b.ipynb"
@@ -94,7 +116,9 @@ def test_find_submissions_layouts(tmp_path):
         _write(tmp_path / "submitted" / student / AID / f"{AID}.ipynb", "x = 1")
     (tmp_path / "flat").mkdir()
     _write(tmp_path / "flat" / "carol.ipynb", "x = 1")
-    subs = find_submissions(AID, [tmp_path / "submitted", tmp_path / "flat", tmp_path / "flat" / "carol.ipynb"])
+    subs = find_submissions(
+        AID, [tmp_path / "submitted", tmp_path / "flat", tmp_path / "flat" / "carol.ipynb"]
+    )
     assert [s.student for s in subs] == ["ann", "bob", "carol", "carol-2"]
 
 
@@ -106,19 +130,27 @@ def test_sandbox_end_to_end(tmp_path):
     nbs = tmp_path / "nbs"
     nbs.mkdir()
     # all the code in one cell without nbgrader metadata, plus a shell escape and a magic
-    _write(nbs / "one_cell.ipynb", f"%matplotlib inline\n!touch {marker}\nimport numpy as np\n" + code)
+    _write(
+        nbs / "one_cell.ipynb", f"%matplotlib inline\n!touch {marker}\nimport numpy as np\n" + code
+    )
     # memory spread over child processes: only the watchdog sees it
-    _write(nbs / "forked_hog.ipynb", "import numpy as np\n" + code, """
+    _write(
+        nbs / "forked_hog.ipynb",
+        "import numpy as np\n" + code,
+        """
 import subprocess, sys, time
 hog = "import numpy as np, time; a = np.ones(40 * 2**20); time.sleep(30)"
 procs = [subprocess.Popen([sys.executable, "-c", hog]) for _ in range(4)]
 time.sleep(20)
-""")
+""",
+    )
     proc = run_grader(AID, [nbs], tmp_path / "out", "--memory", "0.75", "--timeout", "40")
     assert proc.returncode == 0, proc.stderr[-2000:]
     grades = read_grades(tmp_path / "out" / "grades.csv")
     assert not marker.exists(), "a !shell line was executed"
-    assert float(grades["one_cell"]["score"]) == 20, (tmp_path / "out" / "one_cell" / "results.json").read_text()
+    assert float(grades["one_cell"]["score"]) == 20, (
+        tmp_path / "out" / "one_cell" / "results.json"
+    ).read_text()
     assert float(grades["forked_hog"]["score"]) == 0
     feedback = (tmp_path / "out" / "forked_hog" / "feedback.html").read_text()
     assert "memory limit of 0.8 GiB" in feedback
@@ -131,7 +163,9 @@ def test_grading_a1_never_imports_tensorflow(tmp_path):
         f"main(['grade', '{AID}', '{SOLUTION}', '--out', '{tmp_path}', '--quiet']); "
         "print('TF' if 'tensorflow' in sys.modules or 'keras' in sys.modules else 'NO-TF')"
     )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=True
+    )
     assert out.stdout.strip().endswith("NO-TF")
     assert float(read_grades(tmp_path / "grades.csv")["a1_convolution"]["score"]) == 20
 

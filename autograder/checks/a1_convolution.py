@@ -39,9 +39,15 @@ def _label(**kw) -> str:
 
 
 # Lecture examples (seeds 000 and 003), also the notebook's visible tests.
-SEED_IMAGE = np.array([[1, 1, 1, 0, 0], [0, 1, 1, 1, 0], [0, 0, 1, 1, 1], [0, 0, 1, 1, 0], [0, 1, 1, 0, 0]], dtype=np.float64)
+SEED_IMAGE = np.array(
+    [[1, 1, 1, 0, 0], [0, 1, 1, 1, 0], [0, 0, 1, 1, 1], [0, 0, 1, 1, 0], [0, 1, 1, 0, 0]],
+    dtype=np.float64,
+)
 SEED_FILTER = np.array([[1, 0, 1], [0, 1, 0], [1, 0, 1]], dtype=np.float64)
-SEED_X = np.array([[7, 2, 3, 3, 8], [4, 5, 3, 8, 4], [3, 3, 2, 8, 4], [2, 8, 7, 2, 7], [5, 4, 4, 5, 4]], dtype=np.float64)
+SEED_X = np.array(
+    [[7, 2, 3, 3, 8], [4, 5, 3, 8, 4], [3, 3, 2, 8, 4], [2, 8, 7, 2, 7], [5, 4, 4, 5, 4]],
+    dtype=np.float64,
+)
 SEED_EDGE = np.array([[1, 0, -1]] * 3, dtype=np.float64)
 
 
@@ -60,7 +66,12 @@ def _size_cases() -> list[Case]:
         Case((9, 3), {"dilation": 2}, "n=9, f=3, dilation=2"),
         Case((8, 3), {"padding": "same", "dilation": 3}, "n=8, f=3, padding='same', dilation=3"),
         Case((4, 7), {}, "n=4, f=7 (kernel larger than input)", raises=ValueError),
-        Case((7, 3), {"dilation": 4}, "n=7, f=3, dilation=4 (dilated kernel larger than input)", raises=ValueError),
+        Case(
+            (7, 3),
+            {"dilation": 4},
+            "n=7, f=3, dilation=4 (dilated kernel larger than input)",
+            raises=ValueError,
+        ),
         Case((7, 3), {"stride": 0}, "stride=0", raises=ValueError),
         Case((7, 3), {"padding": -1}, "padding=-1", raises=ValueError),
     ]
@@ -70,14 +81,24 @@ def _size_cases() -> list[Case]:
         n = int(rng.integers(d * (f - 1) + 1, 40))
         p = ["same", "valid", int(rng.integers(0, 4))][int(rng.integers(0, 3))]
         n_arg = np.int64(n) if rng.random() < 0.3 else n  # NumPy integers are fine too
-        cases.append(Case((n_arg, f), {"padding": p, "stride": s, "dilation": d}, f"n={n}, f={f}, padding={p!r}, stride={s}, dilation={d}"))
+        cases.append(
+            Case(
+                (n_arg, f),
+                {"padding": p, "stride": s, "dilation": d},
+                f"n={n}, f={f}, padding={p!r}, stride={s}, dilation={d}",
+            )
+        )
     return cases
 
 
 def _compare_size(case: Case, got) -> str | None:
     ref = _ref()
     n, f = (int(a) for a in case.args)
-    p, s, d = case.kwargs.get("padding", 0), case.kwargs.get("stride", 1), case.kwargs.get("dilation", 1)
+    p, s, d = (
+        case.kwargs.get("padding", 0),
+        case.kwargs.get("stride", 1),
+        case.kwargs.get("dilation", 1),
+    )
     want = ref.output_size(n, f, p, s, d)
     value = got["value"]
     if value == want:
@@ -124,7 +145,9 @@ def _compare_pad(case: Case, got) -> str | None:
         return "all four axes were padded: pad only H and W of (N, H, W, C)"
     if not isinstance(pad, int):
         swapped = ref.zero_pad(x, ((pad[0][1], pad[0][0]), (pad[1][1], pad[1][0])))
-        mistakes = [("before and after are swapped: pad is ((top, bottom), (left, right))", lambda: swapped)]
+        mistakes = [
+            ("before and after are swapped: pad is ((top, bottom), (left, right))", lambda: swapped)
+        ]
     else:
         mistakes = []
     return compare_array(arr, want, mistakes)
@@ -140,7 +163,13 @@ def _corr_cases() -> list[Case]:
         Case((SEED_IMAGE, SEED_FILTER), {}, "the 5x5 image and 3x3 filter of the lecture"),
         Case((SEED_X, SEED_EDGE), {}, "the [[1, 0, -1]] x 3 example of the lecture"),
     ]
-    for shape, kshape, dtype in [((6, 9), (3, 2), np.float64), ((8, 5), (2, 3), np.float32), ((7, 7), (1, 4), np.float64), ((10, 4), (4, 4), np.float32), ((5, 6), (3, 3), np.float64)]:
+    for shape, kshape, dtype in [
+        ((6, 9), (3, 2), np.float64),
+        ((8, 5), (2, 3), np.float32),
+        ((7, 7), (1, 4), np.float64),
+        ((10, 4), (4, 4), np.float32),
+        ((5, 6), (3, 3), np.float64),
+    ]:
         image = rng.normal(size=shape).astype(dtype)
         kernel = rng.normal(size=kshape).astype(dtype)
         cases.append(Case((image, kernel), {}, _label(image=image, kernel=kernel)))
@@ -155,8 +184,14 @@ def _compare_corr(case: Case, got) -> str | None:
     if hint:
         return hint
     mistakes = [
-        ("your output equals true convolution: Keras's Conv2D does not flip the kernel (cross-correlation)", lambda: ref.conv2d_true(image, kernel)),
-        ("your output is the transpose of the right one: check which index runs over rows", lambda: ref.corr2d(image.T, kernel.T).T),
+        (
+            "your output equals true convolution: Keras's Conv2D does not flip the kernel (cross-correlation)",
+            lambda: ref.conv2d_true(image, kernel),
+        ),
+        (
+            "your output is the transpose of the right one: check which index runs over rows",
+            lambda: ref.corr2d(image.T, kernel.T).T,
+        ),
     ]
     return compare_array(got["value"], want, mistakes)
 
@@ -169,9 +204,18 @@ def _compare_true(case: Case, got) -> str | None:
     if hint:
         return hint
     mistakes = [
-        ("your output equals cross-correlation: true convolution flips the kernel in both axes (F[::-1, ::-1])", lambda: ref.corr2d(image, kernel)),
-        ("the kernel was flipped along one axis only: flip rows and columns", lambda: ref.corr2d(image, kernel[::-1])),
-        ("the kernel was flipped along one axis only: flip rows and columns", lambda: ref.corr2d(image, kernel[:, ::-1])),
+        (
+            "your output equals cross-correlation: true convolution flips the kernel in both axes (F[::-1, ::-1])",
+            lambda: ref.corr2d(image, kernel),
+        ),
+        (
+            "the kernel was flipped along one axis only: flip rows and columns",
+            lambda: ref.corr2d(image, kernel[::-1]),
+        ),
+        (
+            "the kernel was flipped along one axis only: flip rows and columns",
+            lambda: ref.corr2d(image, kernel[:, ::-1]),
+        ),
     ]
     return compare_array(got["value"], want, mistakes)
 
@@ -189,7 +233,10 @@ def _compare_kernel(case: Case, got) -> str | None:
     ref = _ref()
     want = ref.KERNELS[case.args[0]]
     mistakes = [
-        ("the blur kernel must average: divide by 9 so the weights sum to 1", lambda: np.ones((3, 3))),
+        (
+            "the blur kernel must average: divide by 9 so the weights sum to 1",
+            lambda: np.ones((3, 3)),
+        ),
         ("the signs are reversed: the centre weight is positive", lambda: -want),
     ]
     return compare_array(got["value"], want, mistakes)
@@ -209,7 +256,11 @@ def _conv_case(rng, batch, h, w, c_in, c_out, fh, fw, dtype=np.float64, bias=Tru
 def _conv_basic_cases() -> list[Case]:
     rng = _rng(4)
     return [
-        Case((SEED_IMAGE[None, :, :, None], SEED_FILTER[:, :, None, None], np.zeros(1)), {}, "the lecture's 5x5 example as a batch of one"),
+        Case(
+            (SEED_IMAGE[None, :, :, None], SEED_FILTER[:, :, None, None], np.zeros(1)),
+            {},
+            "the lecture's 5x5 example as a batch of one",
+        ),
         _conv_case(rng, 1, 5, 5, 1, 1, 3, 3),
         _conv_case(rng, 2, 6, 7, 3, 4, 3, 3),
         _conv_case(rng, 1, 8, 6, 2, 3, 2, 3, np.float32),
@@ -249,14 +300,29 @@ def _compare_conv(case: Case, got) -> str | None:
     stride, padding, dilation = kw.get("stride", 1), kw.get("padding", 0), kw.get("dilation", 1)
     arr = got["value"]
     mistakes = [
-        ("your output equals true convolution: Keras's Conv2D does not flip the kernel", lambda: ref.conv2d(x, w[::-1, ::-1], b, **kw)),
-        ("the bias is missing: add b[k] to every output of filter k", lambda: ref.conv2d(x, w, None, **kw)),
-        ("'same' padding puts the extra row/column at the top/left: TensorFlow puts it at the bottom/right", lambda: ref.conv2d(x, w, b, same_extra_first=True, **kw)),
+        (
+            "your output equals true convolution: Keras's Conv2D does not flip the kernel",
+            lambda: ref.conv2d(x, w[::-1, ::-1], b, **kw),
+        ),
+        (
+            "the bias is missing: add b[k] to every output of filter k",
+            lambda: ref.conv2d(x, w, None, **kw),
+        ),
+        (
+            "'same' padding puts the extra row/column at the top/left: TensorFlow puts it at the bottom/right",
+            lambda: ref.conv2d(x, w, b, same_extra_first=True, **kw),
+        ),
         ("the stride was ignored", lambda: ref.conv2d(x, w, b, padding=padding, dilation=dilation)),
         ("the padding was ignored", lambda: ref.conv2d(x, w, b, stride=stride, dilation=dilation)),
         ("the dilation was ignored", lambda: ref.conv2d(x, w, b, stride=stride, padding=padding)),
-        ("the kernel's H and W axes are swapped: w has shape (F_h, F_w, C_in, C_out)", lambda: ref.conv2d(x, np.swapaxes(w, 0, 1), b, **kw)),
-        ("the output is channels-first (N, C, H, W): return NHWC", lambda: np.transpose(want, (0, 3, 1, 2))),
+        (
+            "the kernel's H and W axes are swapped: w has shape (F_h, F_w, C_in, C_out)",
+            lambda: ref.conv2d(x, np.swapaxes(w, 0, 1), b, **kw),
+        ),
+        (
+            "the output is channels-first (N, C, H, W): return NHWC",
+            lambda: np.transpose(want, (0, 3, 1, 2)),
+        ),
     ]
     if arr.shape != want.shape:
         for explanation, variant in mistakes[3:6] + mistakes[7:]:
@@ -277,7 +343,9 @@ def _compare_conv(case: Case, got) -> str | None:
 @cache
 def _pool_cases() -> list[Case]:
     rng = _rng(7)
-    four = np.array([[1, 1, 2, 4], [5, 6, 7, 8], [3, 2, 1, 0], [1, 2, 3, 4]], dtype=np.float64)[None, :, :, None]
+    four = np.array([[1, 1, 2, 4], [5, 6, 7, 8], [3, 2, 1, 0], [1, 2, 3, 4]], dtype=np.float64)[
+        None, :, :, None
+    ]
     cases = [
         Case((four,), {}, "the lecture's 4x4 example, max 2x2"),
         Case((four,), {"mode": "avg"}, "the lecture's 4x4 example, average 2x2"),
@@ -304,14 +372,27 @@ def _compare_pool(case: Case, got) -> str | None:
     other = "avg" if mode == "max" else "max"
     arr = got["value"]
     mistakes = [
-        (f"your output is {other} pooling; the case asked for mode={mode!r}", lambda: ref.pool2d(x, size, stride, other)),
-        ("the stride should default to pool_size (non-overlapping windows)", lambda: ref.pool2d(x, size, 1, mode)),
-        ("the pooling ran over the channel axis too: pool H and W of each channel separately", lambda: ref.pool2d(x, size, stride, mode).max(axis=-1, keepdims=True)),
+        (
+            f"your output is {other} pooling; the case asked for mode={mode!r}",
+            lambda: ref.pool2d(x, size, stride, other),
+        ),
+        (
+            "the stride should default to pool_size (non-overlapping windows)",
+            lambda: ref.pool2d(x, size, 1, mode),
+        ),
+        (
+            "the pooling ran over the channel axis too: pool H and W of each channel separately",
+            lambda: ref.pool2d(x, size, stride, mode).max(axis=-1, keepdims=True),
+        ),
     ]
     if arr.shape != want.shape:
         n = x.shape[1]
         s = stride or size
-        if arr.ndim == 4 and arr.shape[1] == -(-(n - size) // s) + 1 and arr.shape[1] != want.shape[1]:
+        if (
+            arr.ndim == 4
+            and arr.shape[1] == -(-(n - size) // s) + 1
+            and arr.shape[1] != want.shape[1]
+        ):
             return f"output shape {arr.shape}, expected {want.shape}: pooling uses the floor (valid windows only), not the ceiling"
     return compare_array(arr, want, mistakes)
 
@@ -323,9 +404,17 @@ def _compare_pool(case: Case, got) -> str | None:
 def _im2col_cases() -> list[Case]:
     rng = _rng(8)
     cases = []
-    for shape, fh, fw, stride, dtype in [((1, 4, 4, 1), 3, 3, 1, np.float64), ((2, 5, 6, 3), 3, 2, 1, np.float64), ((1, 7, 7, 2), 3, 3, 2, np.float32), ((3, 4, 5, 2), 2, 2, 2, np.float64), ((2, 6, 4, 1), 1, 3, 1, np.float64)]:
+    for shape, fh, fw, stride, dtype in [
+        ((1, 4, 4, 1), 3, 3, 1, np.float64),
+        ((2, 5, 6, 3), 3, 2, 1, np.float64),
+        ((1, 7, 7, 2), 3, 3, 2, np.float32),
+        ((3, 4, 5, 2), 2, 2, 2, np.float64),
+        ((2, 6, 4, 1), 1, 3, 1, np.float64),
+    ]:
         x = rng.normal(size=shape).astype(dtype)
-        cases.append(Case((x, fh, fw), {"stride": stride}, _label(x=x, f_h=fh, f_w=fw, stride=stride)))
+        cases.append(
+            Case((x, fh, fw), {"stride": stride}, _label(x=x, f_h=fh, f_w=fw, stride=stride))
+        )
     return cases
 
 
@@ -335,8 +424,14 @@ def _compare_im2col(case: Case, got) -> str | None:
     stride = case.kwargs["stride"]
     want = ref.im2col(x, fh, fw, stride)
     mistakes = [
-        ("the columns are in (c, u, v) order: make the channel the fastest index, (u, v, c), so that w.reshape(-1, C_out) lines up", lambda: ref.im2col(x, fh, fw, stride, order="cuv")),
-        ("this is the transpose: rows are patches (N*H_out*W_out of them), columns are f_h*f_w*C", lambda: want.T),
+        (
+            "the columns are in (c, u, v) order: make the channel the fastest index, (u, v, c), so that w.reshape(-1, C_out) lines up",
+            lambda: ref.im2col(x, fh, fw, stride, order="cuv"),
+        ),
+        (
+            "this is the transpose: rows are patches (N*H_out*W_out of them), columns are f_h*f_w*C",
+            lambda: want.T,
+        ),
     ]
     return compare_array(got["value"], want, mistakes)
 
@@ -385,7 +480,9 @@ def _observe_speed_timed(ns: dict):
     t0 = clock()
     four_loop_conv(x, w, b)
     t_loop = clock() - t0
-    out = fn(x.copy(), w.copy(), b.copy())  # warm-up call, untimed: the first call pays for page faults
+    out = fn(
+        x.copy(), w.copy(), b.copy()
+    )  # warm-up call, untimed: the first call pays for page faults
     t_student = float("inf")
     for _ in range(5):
         t0 = clock()
@@ -404,20 +501,31 @@ def _verify_speed(obs) -> tuple[bool, str]:
     if "bad_type" in out:
         return False, f"`conv2d_im2col` {out['bad_type']}"
     if compare_array(out["value"], _ref().conv2d(x, w, b)) is not None:
-        return False, "`conv2d_im2col` gives a wrong result on the timing input, so its speed earns nothing"
+        return (
+            False,
+            "`conv2d_im2col` gives a wrong result on the timing input, so its speed earns nothing",
+        )
     t_loop, t_student = float(obs["t_loop"]), float(obs["t_student"])
     ratio = t_loop / max(t_student, 1e-9)
     if ratio >= SPEED_RATIO:
-        return True, f"`conv2d_im2col` is {ratio:.0f}x faster than the four-loop version (needs {SPEED_RATIO:.0f}x)"
-    return False, (f"`conv2d_im2col` runs only {ratio:.1f}x as fast as the four-loop version on x {x.shape}, "
-                   f"w {w.shape} (needs {SPEED_RATIO:.0f}x): build the patch matrix with slicing, not a loop over positions, and use one matrix product")
+        return (
+            True,
+            f"`conv2d_im2col` is {ratio:.0f}x faster than the four-loop version (needs {SPEED_RATIO:.0f}x)",
+        )
+    return False, (
+        f"`conv2d_im2col` runs only {ratio:.1f}x as fast as the four-loop version on x {x.shape}, "
+        f"w {w.shape} (needs {SPEED_RATIO:.0f}x): build the patch matrix with slicing, not a loop over positions, and use one matrix product"
+    )
 
 
 # --- Gaussian blur ------------------------------------------------------------------------
 
 
 def _gauss_cases() -> list[Case]:
-    return [Case((s, r), {}, f"sigma={s}, radius={r}") for s, r in [(1.0, 2), (0.5, 1), (2.0, 4), (1.5, 3), (3.0, 0)]]
+    return [
+        Case((s, r), {}, f"sigma={s}, radius={r}")
+        for s, r in [(1.0, 2), (0.5, 1), (2.0, 4), (1.5, 3), (3.0, 0)]
+    ]
 
 
 def _compare_gauss(case: Case, got) -> str | None:
@@ -428,8 +536,16 @@ def _compare_gauss(case: Case, got) -> str | None:
     if arr.shape != want.shape:
         return f"length {arr.shape}, expected 2 * radius + 1 = {want.size}"
     mistakes = [
-        ("the weights do not sum to 1: divide by their sum", lambda: ref.gaussian_kernel_1d(sigma, radius, normalise=False)),
-        ("the exponent uses sigma instead of sigma squared: exp(-k^2 / (2 sigma^2))", lambda: (lambda g: g / g.sum())(np.exp(-np.arange(-radius, radius + 1) ** 2 / (2 * sigma)))),
+        (
+            "the weights do not sum to 1: divide by their sum",
+            lambda: ref.gaussian_kernel_1d(sigma, radius, normalise=False),
+        ),
+        (
+            "the exponent uses sigma instead of sigma squared: exp(-k^2 / (2 sigma^2))",
+            lambda: (lambda g: g / g.sum())(
+                np.exp(-(np.arange(-radius, radius + 1) ** 2) / (2 * sigma))
+            ),
+        ),
     ]
     return compare_array(arr, want, mistakes)
 
@@ -438,9 +554,15 @@ def _compare_gauss(case: Case, got) -> str | None:
 def _blur_cases() -> list[Case]:
     rng = _rng(10)
     cases = []
-    for shape, sigma, radius, dtype in [((9, 9), 1.0, 2, np.float64), ((12, 7), 0.8, 1, np.float32), ((15, 20), 2.0, 3, np.float64)]:
+    for shape, sigma, radius, dtype in [
+        ((9, 9), 1.0, 2, np.float64),
+        ((12, 7), 0.8, 1, np.float32),
+        ((15, 20), 2.0, 3, np.float64),
+    ]:
         image = rng.random(size=shape).astype(dtype)
-        cases.append(Case((image, sigma, radius), {}, _label(image=image, sigma=sigma, radius=radius)))
+        cases.append(
+            Case((image, sigma, radius), {}, _label(image=image, sigma=sigma, radius=radius))
+        )
     return cases
 
 
@@ -453,26 +575,126 @@ def _compare_blur(case: Case, got) -> str | None:
         return f"output shape {arr.shape} is the input's: return the valid region, {want.shape}"
     g = ref.gaussian_kernel_1d(sigma, radius)
     mistakes = [
-        ("only one 1-D pass was applied: blur along rows, then along columns", lambda: ref.corr2d(image, g[None, :])[radius:-radius or None, :]),
+        (
+            "only one 1-D pass was applied: blur along rows, then along columns",
+            lambda: ref.corr2d(image, g[None, :])[radius : -radius or None, :],
+        ),
     ]
     return compare_array(arr, want, mistakes)
 
 
 CHECKS = [
-    Check("conv_output_size", 2, "conv_output_size", "Output size of a convolution: padding, stride, dilation, 'same', invalid arguments", _size_cases, _compare_size, returns="int"),
-    Check("zero_pad", 1, "zero_pad", "Zero padding of H and W, int or ((top, bottom), (left, right))", _pad_cases, _compare_pad),
-    Check("corr2d", 2, "corr2d", "Valid 2-D cross-correlation of one channel", _corr_cases, _compare_corr),
-    Check("conv2d_true", 1, "conv2d_true", "True convolution: the kernel flipped", _corr_cases, _compare_true),
-    Check("make_kernel", 1, "make_kernel", "The lecture's edge, sharpen and box-blur kernels", _kernel_cases, _compare_kernel),
-    Check("conv2d_forward_basic", 2, "conv2d_forward", "Multi-channel convolution layer with bias, stride 1, no padding; channel mismatch raises", lambda: _conv_basic_cases() + [_channel_mismatch_case()], _compare_conv),
-    Check("conv2d_forward_options", 2, "conv2d_forward", "Convolution with stride, integer and 'same' padding, dilation", _conv_options_cases, _compare_conv),
-    Check("pool2d_forward", 2, "pool2d_forward", "Max and average pooling, valid, stride defaulting to pool_size", _pool_cases, _compare_pool),
-    Check("im2col", 2, "im2col", "Patch matrix: rows (n, i, j), columns (u, v, c)", _im2col_cases, _compare_im2col),
-    Check("conv2d_im2col", 2, "conv2d_im2col", "Vectorised convolution equal to conv2d_forward", lambda: [c for c in _conv_basic_cases() + _conv_options_cases() if c.kwargs.get("dilation", 1) == 1], _compare_conv),
-    Check("conv2d_im2col_speed", 1, "conv2d_im2col", f"conv2d_im2col at least {SPEED_RATIO:.0f}x faster than four loops, timed in the same run", custom_observe=_observe_speed, custom_verify=_verify_speed),
-    Check("gaussian_kernel_1d", 1, "gaussian_kernel_1d", "1-D Gaussian kernel of length 2 radius + 1 summing to 1", _gauss_cases, _compare_gauss),
-    Check("separable_blur", 1, "separable_blur", "Gaussian blur as two 1-D passes, valid region", _blur_cases, _compare_blur),
+    Check(
+        "conv_output_size",
+        2,
+        "conv_output_size",
+        "Output size of a convolution: padding, stride, dilation, 'same', invalid arguments",
+        _size_cases,
+        _compare_size,
+        returns="int",
+    ),
+    Check(
+        "zero_pad",
+        1,
+        "zero_pad",
+        "Zero padding of H and W, int or ((top, bottom), (left, right))",
+        _pad_cases,
+        _compare_pad,
+    ),
+    Check(
+        "corr2d",
+        2,
+        "corr2d",
+        "Valid 2-D cross-correlation of one channel",
+        _corr_cases,
+        _compare_corr,
+    ),
+    Check(
+        "conv2d_true",
+        1,
+        "conv2d_true",
+        "True convolution: the kernel flipped",
+        _corr_cases,
+        _compare_true,
+    ),
+    Check(
+        "make_kernel",
+        1,
+        "make_kernel",
+        "The lecture's edge, sharpen and box-blur kernels",
+        _kernel_cases,
+        _compare_kernel,
+    ),
+    Check(
+        "conv2d_forward_basic",
+        2,
+        "conv2d_forward",
+        "Multi-channel convolution layer with bias, stride 1, no padding; channel mismatch raises",
+        lambda: _conv_basic_cases() + [_channel_mismatch_case()],
+        _compare_conv,
+    ),
+    Check(
+        "conv2d_forward_options",
+        2,
+        "conv2d_forward",
+        "Convolution with stride, integer and 'same' padding, dilation",
+        _conv_options_cases,
+        _compare_conv,
+    ),
+    Check(
+        "pool2d_forward",
+        2,
+        "pool2d_forward",
+        "Max and average pooling, valid, stride defaulting to pool_size",
+        _pool_cases,
+        _compare_pool,
+    ),
+    Check(
+        "im2col",
+        2,
+        "im2col",
+        "Patch matrix: rows (n, i, j), columns (u, v, c)",
+        _im2col_cases,
+        _compare_im2col,
+    ),
+    Check(
+        "conv2d_im2col",
+        2,
+        "conv2d_im2col",
+        "Vectorised convolution equal to conv2d_forward",
+        lambda: [
+            c
+            for c in _conv_basic_cases() + _conv_options_cases()
+            if c.kwargs.get("dilation", 1) == 1
+        ],
+        _compare_conv,
+    ),
+    Check(
+        "conv2d_im2col_speed",
+        1,
+        "conv2d_im2col",
+        f"conv2d_im2col at least {SPEED_RATIO:.0f}x faster than four loops, timed in the same run",
+        custom_observe=_observe_speed,
+        custom_verify=_verify_speed,
+    ),
+    Check(
+        "gaussian_kernel_1d",
+        1,
+        "gaussian_kernel_1d",
+        "1-D Gaussian kernel of length 2 radius + 1 summing to 1",
+        _gauss_cases,
+        _compare_gauss,
+    ),
+    Check(
+        "separable_blur",
+        1,
+        "separable_blur",
+        "Gaussian blur as two 1-D passes, valid region",
+        _blur_cases,
+        _compare_blur,
+    ),
 ]
+
 
 def _warmup() -> None:
     """What the notebook's demo cells load lazily: done once, inherited by every child."""
@@ -490,7 +712,15 @@ ASSIGNMENT = Assignment(
     aid=AID,
     checks=CHECKS,
     # What the notebook's own cells import: loaded once by the warm parent.
-    preload=("numpy", "matplotlib", "matplotlib.pyplot", "skimage.data", "skimage.color", "skimage.transform", "cnn_course.data"),
+    preload=(
+        "numpy",
+        "matplotlib",
+        "matplotlib.pyplot",
+        "skimage.data",
+        "skimage.color",
+        "skimage.transform",
+        "cnn_course.data",
+    ),
     address_space_limit=True,
     default_timeout=120.0,
     warmup=_warmup,

@@ -54,7 +54,9 @@ def dilate_kernel(w: np.ndarray, dilation: int) -> np.ndarray:
     return out
 
 
-def conv2d(x, w, b=None, stride: int = 1, padding=0, dilation: int = 1, same_extra_first: bool = False):
+def conv2d(
+    x, w, b=None, stride: int = 1, padding=0, dilation: int = 1, same_extra_first: bool = False
+):
     """Keras ``Conv2D`` (cross-correlation), NHWC input and HWIO kernel.
 
     ``same_extra_first`` puts the odd extra pad row/column top/left: the
@@ -69,7 +71,9 @@ def conv2d(x, w, b=None, stride: int = 1, padding=0, dilation: int = 1, same_ext
     w = dilate_kernel(w0, dilation)
     kh, kw = w.shape[:2]
     xp = zero_pad(x, tuple(pads))
-    win = sliding_window_view(xp, (kh, kw), axis=(1, 2))[:, ::stride, ::stride]  # (N, Ho, Wo, C, kh, kw)
+    win = sliding_window_view(xp, (kh, kw), axis=(1, 2))[
+        :, ::stride, ::stride
+    ]  # (N, Ho, Wo, C, kh, kw)
     out = np.einsum("nhwcuv,uvck->nhwk", win, w)
     if b is not None:
         out = out + np.asarray(b, dtype=np.float64)
@@ -78,7 +82,9 @@ def conv2d(x, w, b=None, stride: int = 1, padding=0, dilation: int = 1, same_ext
 
 def corr2d(image, kernel):
     """Valid 2-D cross-correlation of one channel."""
-    return conv2d(np.asarray(image)[None, :, :, None], np.asarray(kernel)[:, :, None, None])[0, :, :, 0]
+    return conv2d(np.asarray(image)[None, :, :, None], np.asarray(kernel)[:, :, None, None])[
+        0, :, :, 0
+    ]
 
 
 def conv2d_true(image, kernel):
@@ -97,7 +103,9 @@ def pool2d(x, pool_size: int = 2, stride: int | None = None, mode: str = "max"):
 def im2col(x, f_h: int, f_w: int, stride: int = 1, order: str = "uvc"):
     """Patches as rows (n, i, j), columns (u, v, c); ``order="cuv"`` is the mistake."""
     x = np.asarray(x, dtype=np.float64)
-    win = sliding_window_view(x, (f_h, f_w), axis=(1, 2))[:, ::stride, ::stride]  # (N, Ho, Wo, C, u, v)
+    win = sliding_window_view(x, (f_h, f_w), axis=(1, 2))[
+        :, ::stride, ::stride
+    ]  # (N, Ho, Wo, C, u, v)
     axes = (0, 1, 2, 4, 5, 3) if order == "uvc" else (0, 1, 2, 3, 4, 5)
     return win.transpose(axes).reshape(-1, f_h * f_w * x.shape[-1])
 
