@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml
 
 demo: setup
 	$(BIN)/python -m autograder.release $(ASSIGNMENTS)
-	$(BIN)/autograder grade a1_convolution tests/submissions/a1_convolution/submitted --out grades/demo/a1_convolution --jobs $(JOBS)
+	$(BIN)/autograder grade a1_convolution tests/submissions/a1_convolution/submitted --out grades/demo/a1_convolution --jobs $(JOBS) --timeout 20
 	@echo "Feedback for each student: grades/demo/a1_convolution/<student>/feedback.html"
 
 test: setup

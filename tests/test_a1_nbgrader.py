@@ -85,4 +85,5 @@ def test_student_bundle_holds_no_solutions_or_checks(tmp_path):
     names = {p.relative_to(dest).parts[0] for p in dest.rglob("*")}
     assert {"course", "assignments", "cnn_course", "README.md", "pyproject.toml"} <= names
     assert "solutions" not in names and "autograder" not in names and "tests" not in names
-    assert "autograder" not in (dest / "pyproject.toml").read_text()
+    pyproject = (dest / "pyproject.toml").read_text()
+    assert '"autograder*"' not in pyproject and "autograder.cli" not in pyproject

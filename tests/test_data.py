@@ -104,16 +104,6 @@ def test_load_shapes_classes_differ_in_area():
     assert fg_share[y == 0].mean() > 1.3 * fg_share[y == 1].mean()
 
 
-def test_load_shapes_is_fast():
-    """Are 3,000 images drawn in under two seconds?"""
-    import time
-
-    data.load_shapes(10)
-    start = time.perf_counter()
-    data.load_shapes(3000, seed=0)
-    assert time.perf_counter() - start < 2.0
-
-
 def _force_offline(monkeypatch, tmp_path):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty_keras_home"))
     monkeypatch.delenv("CNN_COURSE_ALLOW_DOWNLOAD", raising=False)
