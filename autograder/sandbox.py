@@ -55,7 +55,7 @@ class Limits:
 class RunOutcome:
     """What running one submission produced; plain data only."""
 
-    status: str = "ok"  # ok | timeout | memory | crashed | broken
+    status: str = "ok"  # ok | timeout | memory | processes | crashed | broken
     problem: str = ""  # one line for the student when status is not ok
     notes: list[str] = field(default_factory=list)  # cell errors and the like
     observations: dict[str, object] = field(default_factory=dict)  # check name -> plain data
@@ -417,6 +417,9 @@ class Runner:
                     rss = sum(procs[p][3] for p in members if p in procs) * _PAGE
                     if rss > self.limits.memory:
                         job.killed = "memory"
+                    elif len(members) > self.limits.processes:  # RLIMIT_NPROC means nothing to root
+                        job.killed = "processes"
+                    if job.killed:
                         _kill(members)
             time.sleep(0.005)
 
@@ -500,6 +503,11 @@ class Runner:
             out.status, out.problem = (
                 "memory",
                 f"the notebook used more than the memory limit of {self.limits.memory / GiB:.1f} GiB and was stopped",
+            )
+        elif job.killed == "processes":
+            out.status, out.problem = (
+                "processes",
+                f"the notebook started more than {self.limits.processes} processes and was stopped",
             )
         elif os.WIFSIGNALED(status):
             sig = os.WTERMSIG(status)

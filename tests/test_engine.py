@@ -176,3 +176,15 @@ def test_bad_arguments_exit_nonzero(tmp_path):
     assert proc.returncode == 2 and "unknown assignment" in proc.stderr
     proc = run_grader(AID, [tmp_path / "missing"], tmp_path)
     assert proc.returncode == 2 and "no such file" in proc.stderr
+
+
+def test_too_many_processes_are_stopped(tmp_path):
+    """Is a notebook that starts more processes than allowed stopped, even when run as root?"""
+    nb = _write(
+        tmp_path / "spawner.ipynb",
+        "import subprocess\nprocs = [subprocess.Popen(['sleep', '60']) for _ in range(100)]\nimport time\ntime.sleep(30)",
+    )
+    proc = run_grader(AID, [nb], tmp_path / "out", "--timeout", "40")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    feedback = (tmp_path / "out" / "spawner" / "feedback.html").read_text()
+    assert "started more than 64 processes" in feedback
