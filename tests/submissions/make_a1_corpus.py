@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import csv
-import re
 import shutil
 from pathlib import Path
 
@@ -271,5 +270,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    assert re.match(r"a\d", AID)
     main()
