@@ -71,7 +71,7 @@ class Check:
     compare: Callable[[Case, Plain], str | None] | None = None
     custom_observe: Callable[[dict], Plain] | None = None
     custom_verify: Callable[[Plain], tuple[bool, str]] | None = None
-    returns: str = "array"  # array | int | tuple
+    returns: str = "array"  # array | int | tuple | shapes
 
     def observe(self, namespace: dict) -> Plain:
         """Run the student's code; return plain data (never raises)."""
@@ -192,6 +192,8 @@ def to_plain_output(out: Any, returns: str) -> Plain:
                 }
             return {"bad_type": f"returned a {type(out).__name__}; return an int"}
         return {"value": int(out)}
+    if returns == "shapes":
+        return _plain_shapes(out)
     if returns == "tuple":
         if not isinstance(out, tuple):
             return {"bad_type": f"returned a {type(out).__name__}; return a tuple"}
@@ -209,6 +211,27 @@ def to_plain_output(out: Any, returns: str) -> Plain:
     if arr.dtype.kind not in "biuf":
         return {"bad_type": f"returned an array of dtype {arr.dtype}; return real numbers"}
     return {"value": arr.astype(np.float64), "dtype": str(arr.dtype)}
+
+
+def _plain_shapes(out: Any) -> Plain:
+    """A list of shape tuples (ints, ``None`` for an unknown axis) as plain lists."""
+    if not isinstance(out, (list, tuple)):
+        return {"bad_type": f"returned a {type(out).__name__}; return a list of shape tuples"}
+    shapes = []
+    for i, shape in enumerate(out):
+        if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
+            return {
+                "bad_type": f"item {i} is the int {int(shape)}; each item must be a tuple, e.g. (120,) not 120"
+            }
+        try:
+            dims = list(shape)
+        except TypeError:
+            return {"bad_type": f"item {i} is a {type(shape).__name__}; each item must be a tuple"}
+        for v in dims:
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer))):
+                return {"bad_type": f"item {i} holds {v!r}; shapes hold ints"}
+        shapes.append([None if v is None else int(v) for v in dims])
+    return {"value": shapes}
 
 
 # --- comparing -------------------------------------------------------------------------
