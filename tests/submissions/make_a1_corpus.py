@@ -9,57 +9,16 @@ a known mistake, or with something hostile added.
 
 from __future__ import annotations
 
-import copy
-import csv
-import shutil
+import sys
 from pathlib import Path
 
-import nbformat
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from corpus import Corpus  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
 AID = "a1_convolution"
-OUT = ROOT / "tests" / "submissions" / AID
 FULL = 20
-
-
-def _strip_markers(src: str) -> str:
-    return "\n".join(line for line in src.splitlines() if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line)
-
-
-def _solution_code() -> dict[str, str]:
-    source = nbformat.read(ROOT / "solutions" / AID / f"{AID}.ipynb", as_version=4)
-    return {c.metadata["nbgrader"]["grade_id"]: _strip_markers(c.source) for c in source.cells
-            if c.metadata.get("nbgrader", {}).get("solution")}
-
-
-def _release():
-    return nbformat.read(ROOT / "assignments" / AID / f"{AID}.ipynb", as_version=4)
-
-
-def notebook(replace: dict[str, str] | None = None, append: list[str] | None = None, prepend: list[str] | None = None,
-             solved: bool = True):
-    """The release, solved (or not), with some solution cells replaced and cells added."""
-    nb = copy.deepcopy(_release())
-    code = _solution_code()
-    for cell in nb.cells:
-        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if cell.metadata.get("nbgrader", {}).get("solution"):
-            if replace and gid in replace:
-                cell.source = replace[gid].strip()
-            elif solved:
-                cell.source = code[gid]
-    for src in prepend or []:
-        nb.cells.insert(2, nbformat.v4.new_code_cell(src.strip()))
-    for src in append or []:
-        nb.cells.append(nbformat.v4.new_code_cell(src.strip()))
-    return nb
-
-
-def sub(name: str, function: str, old: str, new: str) -> dict[str, str]:
-    """The solution cell ``name`` with one edit inside ``function``."""
-    src = _solution_code()[name]
-    assert old in src, (name, old)
-    return {name: src.replace(old, new)}
+CORPUS = Corpus(AID)
+notebook, sub = CORPUS.notebook, CORPUS.sub
 
 
 MISTAKES = {
@@ -94,7 +53,7 @@ def im2col(x, f_h, f_w, stride=1):
         for v in range(f_w):
             cols[:, :, :, :, u, v] = x[:, u : u + stride * (h_out - 1) + 1 : stride, v : v + stride * (w_out - 1) + 1 : stride, :]
     return cols.reshape(n * h_out * w_out, c * f_h * f_w)  # columns (c, u, v)
-''', "conv2d_im2col_impl": _solution_code()["conv2d_im2col_impl"].replace(
+''', "conv2d_im2col_impl": CORPUS.code["conv2d_im2col_impl"].replace(
         "im2col(xp, fh, fw, stride) @ w.reshape(-1, c_out)", "im2col(xp, fh, fw, stride) @ w.transpose(2, 0, 1, 3).reshape(-1, c_out)")}, FULL - 2),
     "mistake_im2col_slow": ({"conv2d_im2col_impl": '''
 def conv2d_im2col(x, w, b, stride=1, padding=0):
@@ -237,36 +196,11 @@ BROKEN = {
 
 
 def main() -> None:
-    submitted = OUT / "submitted"
-    if submitted.exists():
-        shutil.rmtree(submitted)
-    rows = []
-
-    def write(student: str, nb, score: int, kind: str) -> None:
-        path = submitted / student / AID / f"{AID}.ipynb"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(nb, str):
-            path.write_text(nb)
-        else:
-            for cell in nb.cells:  # clean ids so the files stay stable between runs
-                cell.pop("id", None)
-            nb.nbformat_minor = 4
-            nbformat.write(nb, path)
-        rows.append((student, score, kind))
-
-    write("solution", notebook(), FULL, "solution")
-    write("release", notebook(solved=False), 0, "release")
-    for student, (replace, score) in MISTAKES.items():
-        write(student, notebook(replace=replace), score, "mistake")
-    for student, (nb, score) in HOSTILE.items():
-        write(student, nb, score, "hostile")
-    for student, (nb, score) in BROKEN.items():
-        write(student, nb, score, "broken")
-    with (OUT / "expected.csv").open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["student", "score", "kind"])
-        w.writerows(rows)
-    print(f"wrote {len(rows)} submissions to {submitted.relative_to(ROOT)}")
+    rows = [("solution", notebook(), FULL, "solution"), ("release", notebook(solved=False), 0, "release")]
+    rows += [(student, notebook(replace=replace), score, "mistake") for student, (replace, score) in MISTAKES.items()]
+    rows += [(student, nb, score, "hostile") for student, (nb, score) in HOSTILE.items()]
+    rows += [(student, nb, score, "broken") for student, (nb, score) in BROKEN.items()]
+    CORPUS.write(rows)
 
 
 if __name__ == "__main__":
