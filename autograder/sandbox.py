@@ -48,7 +48,7 @@ class Limits:
     file_size: int = 64 * 1024**2
     processes: int = 64
     open_files: int = 256
-    address_space: bool = True  # also cap RLIMIT_AS (fine for NumPy, kills TensorFlow)
+    address_space: bool = True  # cap RLIMIT_AS (fine for NumPy, kills TensorFlow), else RLIMIT_DATA
 
 
 @dataclass
@@ -156,9 +156,11 @@ def _child(
         resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         if limits.address_space:
-            vsz = _vsize(os.getpid())
-            cap = vsz + limits.memory
+            cap = _vsize(os.getpid()) + limits.memory
             resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+        else:  # TensorFlow reserves gigabytes of address space but writes little of it
+            cap = _data_size(os.getpid()) + limits.memory
+            resource.setrlimit(resource.RLIMIT_DATA, (cap, cap))
         if uid is not None:  # running as root: become nobody, so RLIMIT_NPROC counts
             os.setgroups([])
             os.setgid(uid)
@@ -277,6 +279,12 @@ def _vsize(pid: int) -> int:
     with open(f"/proc/{pid}/stat", "rb") as f:
         data = f.read()
     return int(data[data.rindex(b")") + 2 :].split()[20])
+
+
+def _data_size(pid: int) -> int:
+    """Bytes of private writable memory (heap, anonymous maps, stacks): what RLIMIT_DATA counts."""
+    with open(f"/proc/{pid}/statm", "rb") as f:
+        return int(f.read().split()[5]) * _PAGE
 
 
 def _all_procs() -> dict[int, tuple[int, int, int, int]]:
