@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-ASSIGNMENTS := a1_convolution
+ASSIGNMENTS := a1_convolution a2_keras_cnn
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 # `make grade AID=a1_convolution SUBMISSIONS=submitted` grades a class.
 AID ?= a1_convolution
@@ -27,7 +27,8 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(BIN)/python -m autograder.release $(ASSIGNMENTS)
 	$(BIN)/autograder grade a1_convolution tests/submissions/a1_convolution/submitted --out grades/demo/a1_convolution --jobs $(JOBS) --timeout 20
-	@echo "Feedback for each student: grades/demo/a1_convolution/<student>/feedback.html"
+	$(BIN)/autograder grade a2_keras_cnn tests/submissions/a2_keras_cnn/submitted --out grades/demo/a2_keras_cnn --jobs $(JOBS) --timeout 120
+	@echo "Feedback for each student: grades/demo/<assignment>/<student>/feedback.html"
 
 test: setup
 	$(BIN)/python -m pytest -q
@@ -42,7 +43,8 @@ grade: setup
 	$(BIN)/autograder grade $(AID) $(SUBMISSIONS) --out $(OUT) --jobs $(JOBS)
 
 bench: setup
-	$(BIN)/python bench/grading.py
+	$(BIN)/python bench/grading.py a1_convolution
+	$(BIN)/python bench/grading.py a2_keras_cnn
 
 format: setup
 ifeq ($(CI),true)
