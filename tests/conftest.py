@@ -6,6 +6,7 @@ import csv
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,3 +46,30 @@ def read_grades(path: Path) -> dict[str, dict[str, str]]:
 def expected(aid: str) -> dict[str, tuple[float, str]]:
     with (CORPUS / aid / "expected.csv").open() as f:
         return {row["student"]: (float(row["score"]), row["kind"]) for row in csv.DictReader(f)}
+
+
+def nbgrader_scores_sharded(aid: str, notebooks: dict[str, Path], workdir: Path, shards: int = 2):
+    """``nbgrader autograde`` on ``{student: notebook}``, in ``shards`` course roots at once.
+
+    Each notebook pays a kernel start and its imports, mostly single-threaded work that a
+    second core overlaps; the scores are nbgrader's own, from its gradebooks.
+    """
+    from autograder.release import autograde_with_nbgrader
+
+    students = sorted(notebooks)
+    parts = [students[i::shards] for i in range(shards)]
+    with ThreadPoolExecutor(shards) as pool:
+        runs = [
+            pool.submit(
+                autograde_with_nbgrader,
+                aid,
+                {s: notebooks[s] for s in part},
+                workdir / f"course{i}",
+            )
+            for i, part in enumerate(parts)
+            if part
+        ]
+        scores: dict[str, float] = {}
+        for run in runs:
+            scores.update(run.result()[0])
+    return scores

@@ -7,9 +7,9 @@ import math
 
 import nbformat
 import pytest
-from conftest import CORPUS, expected, read_grades, run_grader
+from conftest import CORPUS, expected, nbgrader_scores_sharded, read_grades, run_grader
 
-from autograder.release import ROOT, autograde_with_nbgrader, bundle, fresh_release
+from autograder.release import ROOT, bundle, fresh_release
 
 AID = "a1_convolution"
 EXPECTED = expected(AID)
@@ -22,10 +22,8 @@ def _notebook(student):
 
 @pytest.fixture(scope="module")
 def nbgrader_scores(tmp_path_factory):
-    scores, _seconds = autograde_with_nbgrader(
-        AID, {s: _notebook(s) for s in HONEST}, tmp_path_factory.mktemp("course")
-    )
-    return scores
+    notebooks = {s: _notebook(s) for s in HONEST}
+    return nbgrader_scores_sharded(AID, notebooks, tmp_path_factory.mktemp("nbgrader"))
 
 
 @pytest.mark.slow

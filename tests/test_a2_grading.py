@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import math
-from concurrent.futures import ThreadPoolExecutor
 
 import nbformat
 import pytest
-from conftest import CORPUS, expected, read_grades, run_grader
+from conftest import CORPUS, expected, nbgrader_scores_sharded, read_grades, run_grader
 
-from autograder.release import ROOT, autograde_with_nbgrader, fresh_release
+from autograder.release import ROOT, fresh_release
 
 AID = "a2_keras_cnn"
 EXPECTED = expected(AID)
@@ -43,24 +42,8 @@ def graded(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def nbgrader_scores(tmp_path_factory):
-    """nbgrader's own harness, in two course roots at once: each notebook pays a kernel start
-    and a TensorFlow import, single-threaded work that a second core can overlap."""
-    students = sorted(HONEST)
-    shards = [students[0::2], students[1::2]]
-    with ThreadPoolExecutor(len(shards)) as pool:
-        runs = [
-            pool.submit(
-                autograde_with_nbgrader,
-                AID,
-                {s: _notebook(s) for s in shard},
-                tmp_path_factory.mktemp(f"course{i}"),
-            )
-            for i, shard in enumerate(shards)
-        ]
-        scores = {}
-        for run in runs:
-            scores.update(run.result()[0])
-    return scores
+    notebooks = {s: _notebook(s) for s in HONEST}
+    return nbgrader_scores_sharded(AID, notebooks, tmp_path_factory.mktemp("nbgrader"))
 
 
 def _feedback(out, student) -> str:
