@@ -73,3 +73,40 @@ def nbgrader_scores_sharded(aid: str, notebooks: dict[str, Path], workdir: Path,
         for run in runs:
             scores.update(run.result()[0])
     return scores
+
+
+def release_problems(aid: str, tmp_path: Path, solution_only: tuple[str, ...] = ()) -> list[str]:
+    """What is wrong with ``assignments/<aid>``: stale against a fresh nbgrader release of
+    ``solutions/<aid>``, or holding solution code, hidden tests or ``solution_only`` snippets."""
+    import json
+
+    import nbformat
+
+    from autograder.release import ROOT, fresh_release
+
+    def cells(path):
+        nb = nbformat.read(path, as_version=4)
+        return [(c.cell_type, c.source, json.dumps(c.metadata, sort_keys=True)) for c in nb.cells]
+
+    released = ROOT / "assignments" / aid / f"{aid}.ipynb"
+    problems = []
+    if cells(released) != cells(fresh_release(aid, tmp_path) / f"{aid}.ipynb"):
+        problems.append("assignments/ is stale: run `make release` (never edit it by hand)")
+    release = nbformat.read(released, as_version=4)
+    text = "\n".join(c.source for c in release.cells)
+    hidden = (
+        "BEGIN SOLUTION",
+        "HIDDEN TESTS",
+        "run_in_kernel",
+        "from autograder",
+        "import autograder",
+    )
+    for leak in (*hidden, *solution_only):
+        if leak in text:
+            problems.append(f"the release holds {leak!r}")
+    stubs = [c for c in release.cells if c.metadata.get("nbgrader", {}).get("solution")]
+    if not stubs or not all("raise NotImplementedError()" in c.source for c in stubs):
+        problems.append(
+            "a solution cell of the release is not a `raise NotImplementedError()` stub"
+        )
+    return problems
