@@ -150,7 +150,9 @@ def _child(
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # too-large writes fail, they do not kill
         signal.signal(signal.SIGALRM, _on_alarm)
 
-        cpu = int(limits.timeout) + 2
+        # CPU seconds of all threads: NumPy children run one BLAS thread, TensorFlow uses every core.
+        threads = 1 if limits.address_space else (os.cpu_count() or 1)
+        cpu = int(limits.timeout * threads) + 2
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 2))
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_size, limits.file_size))
         resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
