@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ASSIGNMENTS := a1_convolution a2_keras_cnn
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+# Test files run on this many pytest-xdist workers (a file stays on one worker: its fixtures are shared).
+TEST_WORKERS ?= $(JOBS)
 # `make grade AID=a1_convolution SUBMISSIONS=submitted` grades a class.
 AID ?= a1_convolution
 SUBMISSIONS ?= submitted
@@ -31,7 +33,7 @@ demo: setup
 	@echo "Feedback for each student: grades/demo/<assignment>/<student>/feedback.html"
 
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 lab: setup
 	$(BIN)/jupyter lab

@@ -3,7 +3,6 @@
 import os
 import pathlib
 import sys
-import time
 
 import pytest
 
@@ -121,11 +120,8 @@ def test_notebook_runs_in_fast_mode(path, tmp_path):
         for p in REPO.rglob("*")
         if ".git" not in p.parts and ".venv" not in p.parts and "__pycache__" not in p.parts
     }
-    start = time.perf_counter()
     nb = _run(path, tmp_path, source="from cnn_course import fast_mode\nprint('FAST', fast_mode())")
-    elapsed = time.perf_counter() - start
     assert nb.cells[-1].outputs[0]["text"].strip() == "FAST True"
-    assert elapsed < 120, f"{path.name} took {elapsed:.0f} s in fast mode"
     after = {
         p
         for p in REPO.rglob("*")
@@ -133,3 +129,27 @@ def test_notebook_runs_in_fast_mode(path, tmp_path):
     }
     new = {p for p in after - before if "course" in p.parts}  # others may be editing the rest
     assert not new, f"{path.name} wrote {sorted(map(str, new))}"
+
+
+SOLUTIONS = sorted((REPO / "solutions").glob("*/*.ipynb"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", SOLUTIONS, ids=[p.stem for p in SOLUTIONS])
+def test_solution_runs_in_fast_mode(path, tmp_path):
+    """Does each solution notebook run top to bottom in fast mode (demo cells, visible and hidden
+    tests included) with no error? Grading skips the demos, so only this run covers them."""
+    nb = _run(
+        path,
+        tmp_path,
+        source="from cnn_course import grading_mode\nprint('GRADING', grading_mode())",
+    )
+    assert nb.cells[-1].outputs[0]["text"].strip() == "GRADING False"
+    passed = [
+        out.get("text", "")
+        for cell in nb.cells
+        for out in cell.get("outputs", [])
+        if "visible tests passed" in out.get("text", "")
+    ]
+    graded = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    assert len(passed) == len(graded)
