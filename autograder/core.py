@@ -84,7 +84,7 @@ class Check:
             try:
                 return self.custom_observe(namespace)
             except BaseException as exc:  # noqa: BLE001 - student code may raise anything
-                return {"missing": describe_exception(exc)}
+                return {"missing": f"`{self.function}` raised {describe_exception(exc)}"}
         assert self.cases is not None
         return {"cases": [call_case(fn, case, self.returns) for case in self.cases()]}
 
