@@ -60,7 +60,8 @@ class Check:
     sides). ``compare(case, got)`` runs in the verifying process only and
     returns ``None`` when ``got`` is right, else a message naming the mistake.
     ``observe`` may be replaced for checks that measure something other than
-    return values (timings, for instance).
+    return values (timings, models, training); such a check may still name its
+    ``cases``, so the warm grading process builds them once before forking.
     """
 
     name: str

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import csv
+import html
+import json
 import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import nbformat
+
+from autograder.release import autograde_with_nbgrader, fresh_release
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "submissions"
@@ -54,8 +60,6 @@ def nbgrader_scores_sharded(aid: str, notebooks: dict[str, Path], workdir: Path,
     Each notebook pays a kernel start and its imports, mostly single-threaded work that a
     second core overlaps; the scores are nbgrader's own, from its gradebooks.
     """
-    from autograder.release import autograde_with_nbgrader
-
     students = sorted(notebooks)
     parts = [students[i::shards] for i in range(shards)]
     with ThreadPoolExecutor(shards) as pool:
@@ -78,11 +82,6 @@ def nbgrader_scores_sharded(aid: str, notebooks: dict[str, Path], workdir: Path,
 def release_problems(aid: str, tmp_path: Path, solution_only: tuple[str, ...] = ()) -> list[str]:
     """What is wrong with ``assignments/<aid>``: stale against a fresh nbgrader release of
     ``solutions/<aid>``, or holding solution code, hidden tests or ``solution_only`` snippets."""
-    import json
-
-    import nbformat
-
-    from autograder.release import ROOT, fresh_release
 
     def cells(path):
         nb = nbformat.read(path, as_version=4)
@@ -110,3 +109,20 @@ def release_problems(aid: str, tmp_path: Path, solution_only: tuple[str, ...] = 
             "a solution cell of the release is not a `raise NotImplementedError()` stub"
         )
     return problems
+
+
+def feedback_text(out: Path, student: str) -> str:
+    """What the student reads in ``feedback.html``, HTML entities decoded."""
+    return html.unescape((out / student / "feedback.html").read_text())
+
+
+def feedback_leaks(out: Path, students, extra: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    """``(student, marker)`` for every hidden-test marker, traceback or ``extra`` secret that
+    a student's ``feedback.html`` shows."""
+    markers = ("run_in_kernel", "HIDDEN TESTS", "autograder.reference", "Traceback", *extra)
+    return [
+        (student, marker)
+        for student in students
+        for marker in markers
+        if marker in (out / student / "feedback.html").read_text()
+    ]

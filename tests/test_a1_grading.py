@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS, expected, read_grades, run_grader
+from conftest import CORPUS, expected, feedback_leaks, feedback_text, read_grades, run_grader
 
 AID = "a1_convolution"
 EXPECTED = expected(AID)
@@ -98,23 +98,13 @@ def test_results_json_is_gradescope_format(graded):
 def test_feedback_names_the_problem(graded, student, phrase):
     """Does the student's feedback name the mistake or the problem in one clear line?"""
     _, out, _ = graded
-    assert phrase in (out / student / "feedback.html").read_text().replace("&#x27;", "'")
+    assert phrase in feedback_text(out, student)
 
 
 def test_feedback_leaks_no_hidden_tests(graded):
     """Is the feedback free of hidden test code, the reference and tracebacks?"""
     _, out, _ = graded
-    for student in EXPECTED:
-        text = (out / student / "feedback.html").read_text()
-        for leak in (
-            "run_in_kernel",
-            "HIDDEN TESTS",
-            "autograder.reference",
-            "Traceback",
-            "sliding_window_view",
-            "einsum",
-        ):
-            assert leak not in text, (student, leak)
+    assert feedback_leaks(out, EXPECTED, ("sliding_window_view", "einsum")) == []
 
 
 def test_mistakes_keep_the_other_checks(graded):

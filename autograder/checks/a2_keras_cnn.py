@@ -22,7 +22,7 @@ from functools import cache
 
 import numpy as np
 
-from autograder.core import Assignment, Case, Check, compare_array
+from autograder.core import Assignment, Case, Check, compare_array, describe_exception
 
 AID = "a2_keras_cnn"
 
@@ -331,21 +331,21 @@ def _spec_cases() -> list[Case]:
     return cases
 
 
-def _shape_variants():
-    ref = _ref()
+def _shape_variants() -> list[tuple[str, dict]]:
+    """Shape mistakes and the formula flags that reproduce them."""
     return [
         ("pooling rounds up; MaxPooling2D with padding='valid' rounds down: floor((n - p) / s) + 1", dict(pool_ceil=True)),
         ("padding='same' is ignored: 'same' gives ceil(n / stride), the kernel does not shrink the output", dict(ignore_padding=True)),
         ("'same' must still divide by the stride: ceil(n / stride)", dict(same_keeps_size=True)),
         ("the strides are ignored", dict(ignore_stride=True)),
         ("the dilation is ignored: a k-wide kernel with dilation d spans d(k - 1) + 1 pixels", dict(ignore_dilation=True)),
-    ], ref  # fmt: skip
+    ]  # fmt: skip
 
 
 def _shapes_compare(case: Case, got) -> str | None:
     value = [tuple(s) for s in got["value"]]
     input_shape, spec = case.args
-    variants, ref = _shape_variants()
+    variants, ref = _shape_variants(), _ref()
     want = ref.keras_spec_shapes(input_shape, spec)
     if value == want:
         return None
@@ -365,7 +365,7 @@ def _shapes_compare(case: Case, got) -> str | None:
 def _count_compare(case: Case, got) -> str | None:
     value = got["value"]
     input_shape, spec = case.args
-    variants, ref = _shape_variants()
+    variants, ref = _shape_variants(), _ref()
     want = ref.keras_spec_param_count(input_shape, spec)
     if value == want:
         return None
@@ -427,6 +427,17 @@ def _size(variables) -> int:
     return int(sum(math.prod(int(v) for v in w.shape) for w in variables))
 
 
+def _weight_layout(model) -> tuple[list[list[int]], list[bool]]:
+    """Shapes of ``model.weights`` in order, and which of them are moving variances."""
+    shapes = [[int(v) for v in w.shape] for w in model.weights]
+    return shapes, [_is_variance(w) for w in model.weights]
+
+
+def _case_input_shape(case: Case) -> tuple:
+    """The input shape a model-building case asks for (LeNet's default when it has no arguments)."""
+    return tuple(case.args[0]) if case.args else (32, 32, 1)
+
+
 def _observe_model(model, x: np.ndarray, seed: int) -> dict:
     """Output, parameters and weight layout of a student's model; outputs again after
     copying the grader's weights into it. Plain data only."""
@@ -435,16 +446,16 @@ def _observe_model(model, x: np.ndarray, seed: int) -> dict:
     if not isinstance(model, keras.Model):
         return {"error": f"returned a {type(model).__name__}; return a keras.Model"}
     raw = np.asarray(model(x, training=False), dtype=np.float64)
+    shapes, variance = _weight_layout(model)
     obs = {
         "shape": list(raw.shape),
         "raw": raw,
         "params": _size(model.weights),
         "trainable": _size(model.trainable_weights),
-        "weights": [[int(v) for v in w.shape] for w in model.weights],
-        "variance": [_is_variance(w) for w in model.weights],
+        "weights": shapes,
     }
     try:
-        model.set_weights(weights_for(obs["weights"], obs["variance"], seed))
+        model.set_weights(weights_for(shapes, variance, seed))
         obs["outputs"] = np.asarray(model(x, training=False), dtype=np.float64)
     except Exception as exc:  # noqa: BLE001 - reported by the verifier
         obs["set_error"] = f"{type(exc).__name__}: {str(exc)[:200]}"
@@ -452,14 +463,11 @@ def _observe_model(model, x: np.ndarray, seed: int) -> dict:
 
 
 def _model_cases(fn, cases: list[Case]) -> dict:
-    from autograder.core import describe_exception
-
     results = []
     for i, case in enumerate(cases):
         try:
             model = fn(*case.args, **case.kwargs)
-            input_shape = case.args[0] if case.args else case.kwargs.get("input_shape", (32, 32, 1))
-            results.append(_observe_model(model, _fixed_input(input_shape, i), i))
+            results.append(_observe_model(model, _fixed_input(_case_input_shape(case), i), i))
         except BaseException as exc:  # noqa: BLE001 - student code
             results.append({"error": describe_exception(exc)})
     return {"cases": results}
@@ -472,35 +480,39 @@ def _reference_facts(kind: str, case_index: int, variant: str = "") -> dict:
     if kind == "spec":
         case = _spec_cases()[case_index]
         model = ref.build_spec_model(*case.args, relu=variant != "no_relu")
-        shape = case.args[0]
     else:
         case = _lenet_cases()[case_index]
         flags = {"max": dict(pool="max"), "relu": dict(activation="relu")}.get(variant, {})
         model = ref.build_lenet(*case.args, **case.kwargs, **flags)
-        shape = case.args[0] if case.args else (32, 32, 1)
-    x = _fixed_input(shape, case_index)
-    shapes = ref.weight_shapes(model)
-    variance = [_is_variance(w) for w in model.weights]
+    x = _fixed_input(_case_input_shape(case), case_index)
+    shapes, variance = _weight_layout(model)
     outputs = ref.outputs_with_weights(model, weights_for(shapes, variance, case_index), x)
     return {
         "shape": list(outputs.shape),
         "params": int(model.count_params()),
         "trainable": _size(model.trainable_weights),
-        "weights": [list(s) for s in shapes],
+        "weights": shapes,
         "outputs": outputs,
     }
 
 
 def _compare_model(
-    kind: str, index: int, got: dict, shape_problem, count_problem, variants: list[tuple[str, str]]
+    kind: str,
+    index: int,
+    got: dict,
+    shape_problem,
+    count_problem,
+    variants: list[tuple[str, str]],
+    softmax: bool = False,
 ) -> str | None:
-    """Shape, parameter counts, weight layout, then outputs with the grader's weights."""
+    """Shape, softmax rows (when asked), parameter counts, weight layout, then outputs with
+    the grader's weights."""
     if "error" in got:
         return str(got["error"])
     want = _reference_facts(kind, index)
     if got["shape"] != want["shape"]:
         return shape_problem(tuple(got["shape"]))
-    if kind == "lenet" and not _softmax_rows(got["raw"]):
+    if softmax and not _softmax_rows(got["raw"]):
         return _NOT_SOFTMAX
     if got["params"] != want["params"]:
         return count_problem(got["params"], want["params"])
@@ -550,7 +562,7 @@ def _verify_cases(function: str, cases: list[Case], observed: dict, problem) -> 
 
 def _spec_problem(i: int, got: dict) -> str | None:
     input_shape, spec = _spec_cases()[i].args
-    variants, ref = _shape_variants()
+    variants, ref = _shape_variants(), _ref()
 
     def shape_problem(shape):
         for explanation, flags in variants:
@@ -607,6 +619,7 @@ def _lenet_problem(i: int, got: dict) -> str | None:
         "lenet", i, got, shape_problem, count_problem,
         [("max pooling where LeNet averages (AveragePooling2D)", "max"),
          ("ReLU where LeNet uses tanh", "relu")],
+        softmax=True,
     )  # fmt: skip
 
 
@@ -774,8 +787,8 @@ CHECKS = [
     Check("receptive_field", 2, "receptive_field", "receptive field of a stack of layers", _rf_cases, _rf_compare, returns="int"),
     Check("predict_shapes", 3, "predict_shapes", "output shape after each layer of a spec", _spec_cases, _shapes_compare, returns="shapes"),
     Check("predict_param_count", 2, "predict_param_count", "count_params() of a spec", _spec_cases, _count_compare, returns="int"),
-    Check("build_from_spec", 3, "build_from_spec", "the Keras model a spec describes", custom_observe=_spec_observe, custom_verify=_spec_verify),
-    Check("build_lenet", 3, "build_lenet", "LeNet-5: shapes, softmax, parameters, outputs with copied weights", custom_observe=_lenet_observe, custom_verify=_lenet_verify),
+    Check("build_from_spec", 3, "build_from_spec", "the Keras model a spec describes", _spec_cases, custom_observe=_spec_observe, custom_verify=_spec_verify),
+    Check("build_lenet", 3, "build_lenet", "LeNet-5: shapes, softmax, parameters, outputs with copied weights", _lenet_cases, custom_observe=_lenet_observe, custom_verify=_lenet_verify),
     Check("build_cnn_design", 2, "build_cnn", "own CNN: budget, batch norm, dropout, softmax", custom_observe=_cnn_design_observe, custom_verify=_cnn_design_verify),
     Check("build_cnn_learns", 3, "build_cnn", "own CNN learns the shapes data in a fixed budget", custom_observe=_cnn_learn_observe, custom_verify=_cnn_learn_verify),
 ]  # fmt: skip
@@ -789,7 +802,6 @@ def _warmup() -> None:
 
     load_digits(size=32)
     learn_data()
-    _lenet_cases()
     fig, ax = plt.subplots()
     ax.plot([0, 1], [0, 1])
     plt.close(fig)

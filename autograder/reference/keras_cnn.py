@@ -287,7 +287,3 @@ def outputs_with_weights(model, weights: list[np.ndarray], x: np.ndarray) -> np.
     """``model``'s inference output on ``x`` after setting its weights, as float64."""
     model.set_weights([np.asarray(w, dtype=np.float32) for w in weights])
     return np.asarray(model(x.astype(np.float32), training=False), dtype=np.float64)
-
-
-def weight_shapes(model) -> list[tuple[int, ...]]:
-    return [tuple(int(v) for v in w.shape) for w in model.weights]
