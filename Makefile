@@ -12,11 +12,14 @@ AID ?= a1_convolution
 SUBMISSIONS ?= submitted
 OUT ?= grades/$(AID)
 
-export MPLBACKEND := Agg
+# JupyterLab (`make lab`) must show figures inline: only the headless targets get Agg.
+# `lab` also drops an Agg inherited from the calling shell (a CI job, `make test`).
 export TF_CPP_MIN_LOG_LEVEL := 2
 export KERAS_BACKEND ?= tensorflow
+demo test test-full grade bench: export MPLBACKEND := Agg
+JUPYTER ?= $(BIN)/jupyter
 
-.PHONY: setup demo test lab release grade bench format clean
+.PHONY: setup demo test test-full lab release grade bench format clean
 
 setup: $(STAMP)
 
@@ -35,8 +38,13 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
+# Every lecture and solution notebook in full mode (no CNN_COURSE_FAST), as a learner runs them:
+# longer than `make test`, so not part of it. Fails on any cell error.
+test-full: setup
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist load --full tests/test_full_mode.py
+
 lab: setup
-	$(BIN)/jupyter lab
+	env -u MPLBACKEND $(JUPYTER) lab
 
 release: setup
 	$(BIN)/python -m autograder.release $(ASSIGNMENTS) --bundle dist/cnn-course-student

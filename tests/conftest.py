@@ -12,11 +12,35 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
+import pytest
 
 from autograder.release import autograde_with_nbgrader, fresh_release
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "submissions"
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--full",
+        action="store_true",
+        help="also run the tests marked `full` (every notebook in full mode: `make test-full`)",
+    )
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "full: runs notebooks in full mode; only with --full (`make test-full`)"
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--full"):
+        return
+    skip = pytest.mark.skip(reason="full mode is `make test-full`, not part of `make test`")
+    for item in items:
+        if "full" in item.keywords:
+            item.add_marker(skip)
 
 
 def run_grader(
