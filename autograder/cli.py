@@ -37,6 +37,13 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--memory", type=float, default=2.0, help="memory limit per submission in GiB (default 2)"
     )
+    g.add_argument(
+        "--isolation",
+        choices=["auto", "strict", "best-effort", "none"],
+        default="auto",
+        help="auto (default): all the kernel isolation this system offers, said in the summary; "
+        "strict: refuse to grade without all of it; none: limits and timeouts only (trusted work)",
+    )
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -44,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from autograder.grade import grade
+    from autograder.sandbox import SandboxError
 
     try:
         reports = grade(
@@ -54,8 +62,9 @@ def main(argv: list[str] | None = None) -> int:
             timeout=args.timeout,
             memory_gib=args.memory,
             progress=not args.quiet,
+            isolation=args.isolation,
         )
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError, SandboxError) as exc:
         print(f"autograder: {exc}", file=sys.stderr)
         return 2
     return 0 if reports is not None else 1

@@ -52,6 +52,20 @@ class Result:
         return self.points >= self.max_points
 
 
+@dataclass(frozen=True)
+class Timing:
+    """A speed check timed by the grader, from outside the sandbox.
+
+    The fast harness sends each round's arguments (``given["rounds"]``, made fresh
+    by ``Check.fresh`` for this grading run) only when the child says it is
+    ready, and times the answer from the grader's side: a patched clock,
+    memoised answers or a slowed baseline in the child change nothing. The
+    observation is ``{"seconds": [...], "outputs": [...]}``, one per round.
+    """
+
+    rounds: int = 3
+
+
 @dataclass
 class Check:
     """A graded behaviour of one student function.
@@ -70,11 +84,16 @@ class Check:
     description: str
     cases: Callable[[], list[Case]] | None = None
     compare: Callable[[Case, Plain], str | None] | None = None
-    custom_observe: Callable[[dict], Plain] | None = None
-    custom_verify: Callable[[Plain], tuple[bool, str]] | None = None
+    custom_observe: Callable[..., Plain] | None = None
+    custom_verify: Callable[..., tuple[bool, str]] | None = None
     returns: str = "array"  # array | int | tuple | shapes
+    # Inputs made fresh for each grading run by the trusted side: ``fresh(rng)`` returns
+    # ``(given, kept)``; ``given`` goes to ``custom_observe(namespace, given)``, ``kept``
+    # (labels, expected outputs, baseline timings) only to ``custom_verify(observed, kept)``.
+    fresh: Callable[[np.random.Generator], tuple[Plain, Plain]] | None = None
+    timing: Timing | None = None
 
-    def observe(self, namespace: dict) -> Plain:
+    def observe(self, namespace: dict, given: Plain = None) -> Plain:
         """Run the student's code; return plain data (never raises)."""
         fn = namespace.get(self.function)
         if fn is None:
@@ -83,16 +102,18 @@ class Check:
             return {"missing": f"`{self.function}` is a {type(fn).__name__}, not a function"}
         if self.custom_observe is not None:
             try:
+                if self.fresh is not None:
+                    return self.custom_observe(namespace, given)
                 return self.custom_observe(namespace)
             except BaseException as exc:  # noqa: BLE001 - student code may raise anything
                 return {"missing": f"`{self.function}` raised {describe_exception(exc)}"}
         assert self.cases is not None
         return {"cases": [call_case(fn, case, self.returns) for case in self.cases()]}
 
-    def verify(self, observed: Plain) -> Result:
+    def verify(self, observed: Plain, kept: Plain = None) -> Result:
         """Score plain observations; runs in the process that decides points."""
         try:
-            ok, message = self._verify(observed)
+            ok, message = self._verify(observed, kept)
         except Exception as exc:  # malformed (forged) observations
             ok, message = (
                 False,
@@ -101,12 +122,14 @@ class Check:
         points = self.points if ok else 0.0
         return Result(self.name, points, self.points, message, "passed" if ok else "failed")
 
-    def _verify(self, observed: Plain) -> tuple[bool, str]:
+    def _verify(self, observed: Plain, kept: Plain) -> tuple[bool, str]:
         if not isinstance(observed, dict):
             raise TypeError("observation is not a dict")
         if "missing" in observed:
             return False, str(observed["missing"])
         if self.custom_verify is not None:
+            if self.fresh is not None:
+                return self.custom_verify(observed, kept)
             return self.custom_verify(observed)
         cases = self.cases() if self.cases else []
         got_all = observed["cases"]
@@ -378,10 +401,13 @@ def run_in_kernel(aid: str, name: str, namespace: dict) -> None:
     warnings from the student's code are swallowed: noise never costs points.
     """
     check = load_assignment(aid).check(name)
+    given = kept = None
+    if check.fresh is not None:
+        given, kept = check.fresh(np.random.default_rng())
     with warnings.catch_warnings(), redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
         warnings.simplefilter("ignore")
-        observed = check.observe(namespace)
+        observed = check.observe(namespace, given)
         text, arrays = encode(observed)
-        result = check.verify(decode(text, arrays))
+        result = check.verify(decode(text, arrays), kept)
     if not result.passed:
         raise AssertionError(result.message)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ def grade(
     timeout: float | None = None,
     memory_gib: float = 2.0,
     progress: bool = True,
+    isolation: str = "auto",
 ) -> list[StudentReport]:
     """Grade every submission found under ``paths``; write reports to ``out``."""
     assignment = load_assignment(aid)
@@ -45,9 +47,11 @@ def grade(
                 status="broken", problem=f"no notebook found ({sub.path.name} is missing)"
             )
 
+    runner = Runner(assignment, limits, jobs, isolation)
+    if progress and not runner.isolation.complete:
+        print(f"autograder: isolation {runner.isolation.summary()}", file=sys.stderr)
     bar = _progress(len(submissions), progress)
     bar.update(len(outcomes))
-    runner = Runner(assignment, limits, jobs)
     t0 = time.monotonic()
     try:
 
@@ -62,8 +66,21 @@ def grade(
     wall = time.monotonic() - t0
 
     # Verification happens here, in the process that never ran student code.
-    reports = [_verify(assignment, sub.student, outcomes[sub.student]) for sub in submissions]
+    reports = [
+        _verify(assignment, sub.student, outcomes[sub.student], runner.kept) for sub in submissions
+    ]
     write_grades_csv(out / "grades.csv", assignment, reports)
+    (out / "grading.json").write_text(
+        json.dumps(
+            {
+                "assignment": aid,
+                "submissions": len(reports),
+                "isolation": runner.isolation.as_dict(),
+                "limits": {"timeout_s": limits.timeout, "memory_gib": memory_gib},
+            },
+            indent=2,
+        )
+    )
     for report in reports:
         write_student(out, assignment, report)
     if progress:
@@ -71,16 +88,17 @@ def grade(
         print(
             f"graded {len(reports)} submission(s) in {wall:.1f} s with {jobs} job(s); grades: {out / 'grades.csv'}"
         )
+        print(f"isolation: {runner.isolation.summary()}")
     return reports
 
 
-def _verify(assignment, student: str, outcome: RunOutcome) -> StudentReport:
+def _verify(assignment, student: str, outcome: RunOutcome, kept: dict) -> StudentReport:
     problems = [outcome.problem] if outcome.problem else []
     problems += outcome.notes
     results = []
     for check in assignment.checks:
         if check.name in outcome.observations:
-            results.append(check.verify(outcome.observations[check.name]))
+            results.append(check.verify(outcome.observations[check.name], kept.get(check.name)))
         else:
             why = outcome.unreadable.get(check.name) or outcome.problem or "not graded"
             results.append(

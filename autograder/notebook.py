@@ -99,6 +99,7 @@ def find_submissions(aid: str, paths: list[Path]) -> list[Submission]:
             found.append(Submission(path.parent.name, _pick_notebook(path, aid)))
             continue
         found.extend(Submission(nb.stem, nb) for nb in sorted(path.glob("*.ipynb")))
+    found = [Submission(safe_student_id(sub.student), sub.path) for sub in found]
     seen: dict[str, int] = {}
     unique = []
     for sub in found:
@@ -106,6 +107,18 @@ def find_submissions(aid: str, paths: list[Path]) -> list[Submission]:
         seen[sub.student] = n + 1
         unique.append(sub if n == 0 else Submission(f"{sub.student}-{n + 1}", sub.path))
     return unique
+
+
+# Names the grader writes into --out itself: a student folder may never take them.
+RESERVED = {"grades.csv", "grading.json"}
+
+
+def safe_student_id(name: str) -> str:
+    """A student id that is one plain folder name inside ``--out``: letters, digits and
+    ``._-@+`` only, no leading dot (no ``..``, no hidden files), never a grader file's name."""
+    cleaned = "".join(ch if ch.isalnum() or ch in "._-@+" else "_" for ch in name).lstrip(".")
+    cleaned = cleaned[:100] or "student"
+    return cleaned + "_" if cleaned.lower() in RESERVED else cleaned
 
 
 def _pick_notebook(folder: Path, aid: str) -> Path:

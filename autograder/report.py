@@ -105,6 +105,8 @@ def feedback_html(assignment: Assignment, report: StudentReport) -> str:
 
 def write_student(out: Path, assignment: Assignment, report: StudentReport) -> None:
     folder = out / report.student
+    if folder.resolve().parent != out.resolve():  # ids are made safe when found; never trust that
+        raise ValueError(f"student id {report.student!r} is not a plain folder name")
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "results.json").write_text(json.dumps(results_json(assignment, report), indent=2))
     (folder / "feedback.html").write_text(feedback_html(assignment, report))

@@ -1,26 +1,34 @@
-"""Running untrusted notebooks: one forked child per submission, observed from outside.
+"""Running untrusted notebooks: a zygote forks one isolated child per submission.
 
-The grading process imports what the notebooks need once (``preload``), then
-forks a child per submission. The child leaves for its own session and process
-group, drops root, limits CPU time, memory, file size, processes and open files,
-works in an empty temporary folder with a scrubbed environment, runs the cells
-(a cell that raises is recorded and the next one runs), observes the checks and
-writes the observations as JSON + ``.npz``. It never decides a score. The parent
-supervises: a wall-clock timeout and a memory watchdog that kill every process
-the submission started, including those that left its session (the parent is
-a child subreaper, so orphans come back to it).
+Three processes, three levels of trust:
+
+- the **grader** (trusted) reads every notebook, decides points and writes reports;
+  it never runs student code;
+- the **zygote** is a fresh interpreter started by the grader with a scrubbed
+  environment. It imports what the notebooks need once (TensorFlow costs seconds),
+  then forks a child per submission on request. It never sees a notebook, a
+  result, a hidden label or a reference output, so a child inherits nothing of
+  other students and nothing secret;
+- the **child** isolates itself (:mod:`autograder.isolation`: namespaces, its
+  own unprivileged uid, a private size-capped ``/tmp``, Landlock, seccomp),
+  receives its own notebook from the grader over a socket, runs the cells,
+  observes the checks and sends plain data back. It never decides a score.
+
+The grader supervises: a wall-clock timeout, a memory watchdog and a process
+count over the child's PID namespace. Killing the child's PID 1 ends every
+process it started (the kernel empties a PID namespace whose init dies).
 """
 
 from __future__ import annotations
 
-import ctypes
 import io
 import json
 import os
 import resource
-import shutil
+import selectors
 import signal
-import stat
+import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -31,12 +39,15 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.core import Assignment, decode, describe_exception, encode
+from autograder import isolation, wire
+from autograder.core import Assignment, Case, call_case, describe_exception
 from autograder.notebook import CodeCell
 
 GiB = 1024**3
-NOBODY = 65534
 _PAGE = os.sysconf("SC_PAGE_SIZE")
+UID_BASE = 640000  # children of a root grader run as UID_BASE + n: a uid of their own each
+MAX_NOTES = 50
+MAX_NOTE = 500
 
 
 @dataclass
@@ -48,6 +59,7 @@ class Limits:
     file_size: int = 64 * 1024**2
     processes: int = 64
     open_files: int = 256
+    tmp_size: int = 256 * 1024**2  # its private /tmp (and /dev/shm)
     address_space: bool = True  # cap RLIMIT_AS (fine for NumPy, kills TensorFlow), else RLIMIT_DATA
 
 
@@ -55,7 +67,7 @@ class Limits:
 class RunOutcome:
     """What running one submission produced; plain data only."""
 
-    status: str = "ok"  # ok | timeout | memory | processes | crashed | broken
+    status: str = "ok"  # ok | timeout | memory | processes | crashed | broken | isolation
     problem: str = ""  # one line for the student when status is not ok
     notes: list[str] = field(default_factory=list)  # cell errors and the like
     observations: dict[str, object] = field(default_factory=dict)  # check name -> plain data
@@ -63,7 +75,13 @@ class RunOutcome:
     seconds: float = 0.0
 
 
-# --- the child ----------------------------------------------------------------------------
+def cap_text(text: object, limit: int = MAX_NOTE) -> str:
+    """One line of at most ``limit`` characters: what a child may put in feedback."""
+    s = " ".join(str(text).split())
+    return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
+# --- the child (runs in the sandbox) ------------------------------------------------------
 
 
 class _Interrupt(BaseException):
@@ -129,99 +147,94 @@ def _on_alarm(signum, frame):
     raise _Interrupt()
 
 
-def _child(
-    assignment: Assignment,
-    cells: list[CodeCell],
-    work: Path,
-    obs: Path,
-    limits: Limits,
-    uid: int | None,
-) -> None:
-    """Body of the forked child; never returns (``os._exit``)."""
+def _forget_verify_side(assignment: Assignment) -> None:
+    """Drop what decides points from this process before student code runs."""
+    for check in assignment.checks:
+        for attr in ("compare", "custom_verify"):
+            fn = getattr(check, attr)
+            if fn is not None:
+                module = sys.modules.get(getattr(fn, "__module__", ""), None)
+                if module is not None and getattr(module, fn.__name__, None) is fn:
+                    delattr(module, fn.__name__)
+                setattr(check, attr, None)
+    for name in [m for m in sys.modules if m.startswith("autograder.reference")]:
+        del sys.modules[name]
+    import gc
+
+    gc.collect()
+
+
+def _set_limits(limits: Limits) -> None:
+    threads = 1 if limits.address_space else (os.cpu_count() or 1)
+    cpu = int(limits.timeout * threads) + 2
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 2))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_size, limits.file_size))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if limits.address_space:
+        cap = _vsize(os.getpid()) + limits.memory
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    else:  # TensorFlow reserves gigabytes of address space but writes little of it
+        cap = _data_size(os.getpid()) + limits.memory
+        resource.setrlimit(resource.RLIMIT_DATA, (cap, cap))
+    # Tasks of this uid (threads count: TensorFlow starts a pool per core).
+    tasks = limits.processes + 8 * (os.cpu_count() or 1)
+    resource.setrlimit(resource.RLIMIT_NPROC, (tasks, tasks))
+
+
+def _child(assignment: Assignment, sock: socket.socket, plan: isolation.Plan, limits: Limits) -> None:
+    """Body of a forked child; never returns (``os._exit``)."""
     code = 0
     try:
-        os.setsid()  # own session and process group
+        os.setsid()
         devnull = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(devnull, fd)
-        os.closerange(3, 4096)
+        os.closerange(3, sock.fileno())
+        os.closerange(sock.fileno() + 1, 65536)
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE):
             signal.signal(sig, signal.SIG_DFL)
+        try:
+            isolation.enter(plan)  # from here on: PID 1 of the submission's namespace
+        except OSError as exc:
+            wire.send(sock, {"kind": "isolation", "error": cap_text(exc)})
+            os._exit(71)
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # too-large writes fail, they do not kill
         signal.signal(signal.SIGALRM, _on_alarm)
-
-        # CPU seconds of all threads: NumPy children run one BLAS thread, TensorFlow uses every core.
-        threads = 1 if limits.address_space else (os.cpu_count() or 1)
-        cpu = int(limits.timeout * threads) + 2
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 2))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_size, limits.file_size))
-        resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        if limits.address_space:
-            cap = _vsize(os.getpid()) + limits.memory
-            resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-        else:  # TensorFlow reserves gigabytes of address space but writes little of it
-            cap = _data_size(os.getpid()) + limits.memory
-            resource.setrlimit(resource.RLIMIT_DATA, (cap, cap))
-        if uid is not None:  # running as root: become nobody, so RLIMIT_NPROC counts
-            os.setgroups([])
-            os.setgid(uid)
-            os.setuid(uid)
-        resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
-
+        _set_limits(limits)
+        work = "/tmp/work" if plan.want.namespaces else tempfile.mkdtemp()
         os.chdir(work)
-        path = os.environ.get("PATH", "/usr/bin:/bin")
-        os.environ.clear()
-        os.environ.update(
-            {
-                "PATH": path,
-                "HOME": str(work),
-                "TMPDIR": str(work),
-                "LANG": "C.UTF-8",
-                "MPLBACKEND": "Agg",
-                "MPLCONFIGDIR": str(work),
-                "CNN_COURSE_FAST": "1",
-                "CNN_COURSE_GRADING": "1",
-                "OMP_NUM_THREADS": "1",
-                "OPENBLAS_NUM_THREADS": "1",
-                "TF_CPP_MIN_LOG_LEVEL": "2",
-                "KERAS_BACKEND": "tensorflow",
-                "PYTHONDONTWRITEBYTECODE": "1",
-            }
-        )
-        tempfile.tempdir = str(work)
+        os.environ.update({"HOME": work, "TMPDIR": work, "MPLCONFIGDIR": work})
+        tempfile.tempdir = work
         sys.stdin, sys.stdout, sys.stderr = io.StringIO(), _Sink(), _Sink()
-        for name in [m for m in sys.modules if m.startswith("autograder.reference")]:
-            del sys.modules[name]
         sys.meta_path.insert(0, _BlockReference())
         sys.argv = ["notebook"]
-
-        _run_and_observe(assignment, cells, obs, limits)
-    except BaseException:  # noqa: BLE001 - the parent reports missing observations
+        _forget_verify_side(assignment)
+        _run_and_observe(assignment, sock, limits)
+    except BaseException:  # noqa: BLE001 - the grader reports missing observations
         code = 70
     finally:
         os._exit(code)
 
 
-def _run_and_observe(
-    assignment: Assignment, cells: list[CodeCell], obs: Path, limits: Limits
-) -> None:
+def _run_and_observe(assignment: Assignment, sock: socket.socket, limits: Limits) -> None:
     # References captured before student code runs, which may patch modules.
-    dumps, savez, write_text, now = json.dumps, np.savez, Path.write_text, time.monotonic
+    send, recv, now = wire.send, wire.recv, time.monotonic
+    job = recv(sock)
     start = now()
     cell_budget = limits.timeout * 0.5
     namespace: dict = {"__name__": "__main__", "__builtins__": __builtins__}
     namespace["get_ipython"] = lambda: _ShellDisabled(namespace)
     notes: list[str] = []
-    for cell in cells:
+    for index, source in job["cells"]:
         left = cell_budget - (now() - start)
         if left <= 0:
             notes.append(
-                f"cells {cell.index} and later were not run: the notebook used its {cell_budget:.0f} s for cells"
+                f"cells {index} and later were not run: the notebook used its {cell_budget:.0f} s for cells"
             )
             break
         try:
-            code = compile(cell.source, f"<cell {cell.index}>", "exec")
+            code = compile(source, f"<cell {index}>", "exec")
             _alarm(left)
             try:
                 exec(code, namespace)  # noqa: S102 - this is the sandbox
@@ -229,15 +242,14 @@ def _run_and_observe(
                 _disarm()
         except _Interrupt:
             notes.append(
-                f"cell {cell.index} was stopped after running out of time (an infinite loop?); the next cells ran"
+                f"cell {index} was stopped after running out of time (an infinite loop?); the next cells ran"
             )
         except SystemExit as exc:
-            notes.append(
-                f"cell {cell.index} called sys.exit({exc.code!r}); ignored, the next cells ran"
-            )
+            notes.append(f"cell {index} called sys.exit({exc.code!r}); ignored, the next cells ran")
         except BaseException as exc:  # noqa: BLE001
-            notes.append(f"cell {cell.index} raised {describe_exception(exc)}")
-    write_text(obs / "cells.json", dumps(notes))
+            notes.append(f"cell {index} raised {describe_exception(exc)}")
+    send(sock, {"kind": "notes", "notes": notes})
+    given = job.get("given", {})
     for i, check in enumerate(assignment.checks):
         left = limits.timeout * 0.95 - (now() - start)
         try:
@@ -245,7 +257,10 @@ def _run_and_observe(
                 raise _Interrupt()
             _alarm(left)
             try:
-                observed = check.observe(namespace)
+                if check.timing is not None:
+                    _serve_timing(check, i, namespace, sock)
+                    continue
+                observed = check.observe(namespace, given.get(check.name))
             finally:
                 _disarm()
         except _Interrupt:
@@ -253,28 +268,141 @@ def _run_and_observe(
         except BaseException as exc:  # noqa: BLE001
             observed = {"missing": f"`{check.function}`: {describe_exception(exc)}"}
         try:
-            text, arrays = encode(observed)
-        except Exception as exc:  # noqa: BLE001
-            text, arrays = (
-                dumps({"missing": f"could not record the result of `{check.function}` ({exc})"}),
-                {},
+            send(sock, {"kind": "observation", "check": i, "value": observed})
+        except (TypeError, ValueError) as exc:
+            send(
+                sock,
+                {
+                    "kind": "observation",
+                    "check": i,
+                    "value": {"missing": f"could not record the result of `{check.function}` ({exc})"},
+                },
             )
-        savez(obs / f"check{i}.npz", **arrays)
-        write_text(obs / f"check{i}.json", text)
+    send(sock, {"kind": "done"})
 
 
-# --- the parent ---------------------------------------------------------------------------
+def _serve_timing(check, index: int, namespace: dict, sock: socket.socket) -> None:
+    """Timed rounds: the grader sends fresh inputs and times the answers from outside."""
+    fn = namespace.get(check.function)
+    if not callable(fn):
+        wire.send(sock, {"kind": "observation", "check": index, "value": check.observe(namespace)})
+        return
+    for _ in range(check.timing.rounds):
+        wire.send(sock, {"kind": "ready", "check": index})
+        msg = wire.recv(sock)
+        out = call_case(fn, Case(tuple(msg["args"])), check.returns)
+        wire.send(sock, {"kind": "result", "check": index, "value": out})
 
 
-def _proc_stat(pid: int) -> tuple[int, int, int, int] | None:
-    """(ppid, pgrp, session, rss pages) of a process, or None when it is gone."""
+# --- the zygote ---------------------------------------------------------------------------
+
+
+def _zygote_env(config_dir: str) -> dict[str, str]:
+    """The zygote's whole environment: nothing of the grader's (no tokens, no paths)."""
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "HOME": config_dir,
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": config_dir,
+        "CNN_COURSE_FAST": "1",
+        "CNN_COURSE_GRADING": "1",
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "KERAS_BACKEND": "tensorflow",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONHASHSEED": "0",
+    }
+
+
+def zygote_main(control_fd: int, config: dict) -> None:
+    """The zygote's loop: preload, report isolation, fork children on request."""
+    from autograder.core import load_assignment
+
+    control = socket.socket(fileno=control_fd)
+    assignment = load_assignment(config["aid"])
+    for module in assignment.preload:
+        try:
+            __import__(module)
+        except ImportError:
+            pass
+    if assignment.warmup is not None:
+        try:
+            assignment.warmup()
+        except Exception:  # noqa: BLE001 - a cold start is slower, not wrong
+            pass
+    for check in assignment.checks:  # build (and cache) inputs once, before forking
+        if check.cases is not None:
+            check.cases()
+    test_uid = config.get("drop_to_uid")
+    if test_uid is not None and os.geteuid() == 0:  # tests: the unprivileged path, as root
+        os.setgroups([])
+        os.setresgid(test_uid, test_uid, test_uid)
+        os.setresuid(test_uid, test_uid, test_uid)
+    readable = tuple(config["readable"])
+    root = os.geteuid() == 0
+    want = _wanted(config["mode"], readable)
+    control.send(json.dumps({"kind": "ready", "isolation": want.as_dict(), "pid": os.getpid()}).encode())
+    limits = Limits(**config["limits"])
+    children: dict[int, int] = {}  # pid -> job
+    sel = selectors.DefaultSelector()
+    sel.register(control, selectors.EVENT_READ)
+    while True:
+        for _key, _ev in sel.select(timeout=0.05):
+            try:
+                msg, fds, _flags, _addr = socket.recv_fds(control, 65536, 4)
+            except OSError:
+                msg, fds = b"", []
+            if not msg:  # the grader is gone: take every child with us
+                for pid in children:
+                    _kill_quietly(pid)
+                os._exit(0)
+            request = json.loads(msg)
+            job_sock = socket.socket(fileno=fds[0])
+            uid = UID_BASE + request["job"] % 100000 if root else os.geteuid()
+            plan = isolation.Plan(readable, uid, limits.tmp_size, want)
+            pid = os.fork()
+            if pid == 0:
+                control.close()
+                _child(assignment, job_sock, plan, limits)
+            job_sock.close()
+            children[pid] = request["job"]
+            pidfd = os.pidfd_open(pid)
+            socket.send_fds(control, [json.dumps({"kind": "started", "job": request["job"], "pid": pid}).encode()], [pidfd])
+            os.close(pidfd)
+        while children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            job = children.pop(pid, None)
+            if job is not None:
+                control.send(json.dumps({"kind": "exited", "job": job, "status": status}).encode())
+
+
+def _wanted(mode: str, readable: tuple[str, ...]) -> isolation.Isolation:
+    if mode == "none":
+        return isolation.NONE
+    found = isolation.probe(readable, UID_BASE + 99999 if os.geteuid() == 0 else 0)
+    return found
+
+
+def _kill_quietly(pid: int) -> None:
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
+        os.kill(pid, signal.SIGKILL)
     except OSError:
-        return None
-    fields = data[data.rindex(b")") + 2 :].split()
-    return int(fields[1]), int(fields[2]), int(fields[3]), int(fields[21])
+        pass
+
+
+# --- the grader's side --------------------------------------------------------------------
+
+
+class SandboxError(RuntimeError):
+    """The sandbox cannot be started as asked (for example strict isolation is not available)."""
 
 
 def _vsize(pid: int) -> int:
@@ -289,115 +417,160 @@ def _data_size(pid: int) -> int:
         return int(f.read().split()[5]) * _PAGE
 
 
-def _all_procs() -> dict[int, tuple[int, int, int, int]]:
+def _proc_stat(pid: int) -> tuple[int, int] | None:
+    """(ppid, rss pages) of a process, or None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    fields = data[data.rindex(b")") + 2 :].split()
+    return int(fields[1]), int(fields[21])
+
+
+def _descendants(root: int) -> dict[int, int]:
+    """``{pid: rss pages}`` of ``root`` and everything below it."""
     procs = {}
     for name in os.listdir("/proc"):
         if name.isdigit():
             info = _proc_stat(int(name))
             if info is not None:
                 procs[int(name)] = info
-    return procs
-
-
-def _members(root: int, procs: dict[int, tuple[int, int, int, int]]) -> set[int]:
-    """Processes of a submission: its session or group, and every descendant."""
-    found = {p for p, (_, pgrp, sid, _) in procs.items() if sid == root or pgrp == root}
-    if root in procs:
-        found.add(root)
     children: dict[int, list[int]] = {}
-    for p, (ppid, *_rest) in procs.items():
+    for p, (ppid, _rss) in procs.items():
         children.setdefault(ppid, []).append(p)
-    todo = list(found)
+    found, todo = {}, [root]
     while todo:
-        for c in children.get(todo.pop(), []):
-            if c not in found:
-                found.add(c)
-                todo.append(c)
+        p = todo.pop()
+        if p in procs and p not in found:
+            found[p] = procs[p][1]
+            todo.extend(children.get(p, []))
     return found
-
-
-def _kill(pids: set[int]) -> None:
-    for p in pids:
-        try:
-            os.kill(p, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-
-def become_subreaper() -> bool:
-    """Make orphaned descendants re-parent to this process (Linux), so none escape."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
-    except (OSError, AttributeError):
-        return False
-
-
-def _world_readable_path(path: Path) -> bool:
-    """Can an unprivileged user reach ``path`` (every parent searchable)?"""
-    for p in [path, *path.parents]:
-        try:
-            if not p.stat().st_mode & stat.S_IXOTH:
-                return False
-        except OSError:
-            return False
-    return True
-
-
-def sandbox_uid() -> int | None:
-    """The uid children drop to: nobody when we are root and the environment is readable."""
-    if os.geteuid() != 0:
-        return None
-    import autograder
-
-    needed = [
-        Path(sys.prefix),
-        Path(sys.base_prefix),
-        Path(os.__file__).parent,
-        Path(np.__file__).parent,
-        Path(autograder.__file__).parent,
-    ]
-    return NOBODY if all(_world_readable_path(p) for p in needed) else None
 
 
 @dataclass
 class _Job:
+    number: int
     key: str
-    pid: int
+    sock: socket.socket
+    outgoing: bytes
     start: float
-    base: Path
-    obs: Path
+    reader: wire.FrameReader
+    pid: int = 0
+    pidfd: int = -1
+    status: int | None = None
+    ended: float = 0.0  # when the zygote reported the exit
+    eof: bool = False
     killed: str = ""
+    notes: list[str] = field(default_factory=list)
+    observations: dict[int, object] = field(default_factory=dict)
+    isolation_error: str = ""
+    timing: dict[int, dict] = field(default_factory=dict)  # check -> {"round", "t0", "seconds", "outputs"}
+    broken_stream: str = ""
 
 
 class Runner:
-    """Runs submissions of one assignment, ``jobs`` at a time, in forked children."""
+    """Runs submissions of one assignment, ``jobs`` at a time, through a zygote."""
 
-    def __init__(self, assignment: Assignment, limits: Limits, jobs: int = 1) -> None:
+    def __init__(
+        self, assignment: Assignment, limits: Limits, jobs: int = 1, isolation_mode: str = "auto"
+    ) -> None:
+        if isolation_mode not in ("auto", "strict", "best-effort", "none"):
+            raise ValueError(f"unknown isolation mode {isolation_mode!r}")
         self.assignment = assignment
         self.limits = limits
         self.jobs = max(1, jobs)
-        self.uid = sandbox_uid()
-        self._root = Path(tempfile.mkdtemp(prefix="autograder-"))
-        os.chmod(self._root, 0o711)
-        for module in assignment.preload:
-            try:
-                __import__(module)
-            except ImportError:
-                pass
-        if assignment.warmup is not None:
-            try:
-                assignment.warmup()
-            except Exception:  # noqa: BLE001 - a cold start is slower, not wrong
-                pass
-        for check in assignment.checks:  # build (and cache) inputs once, before forking
-            if check.cases is not None:
-                check.cases()
-        become_subreaper()
+        self._tmp = tempfile.mkdtemp(prefix="autograder-")
+        self._count = 0
+        # Inputs made fresh for this run, in this (trusted) process: given to children, kept for verify.
+        rng = np.random.default_rng(int.from_bytes(os.urandom(8), "little"))
+        self.given: dict[str, object] = {}
+        self.kept: dict[str, object] = {}
+        for check in assignment.checks:
+            if check.fresh is not None:
+                self.given[check.name], self.kept[check.name] = check.fresh(rng)
+        self._control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        import autograder
+
+        course_root = Path(autograder.__file__).resolve().parent.parent
+        import cnn_course
+
+        config = {
+            "aid": assignment.aid,
+            "mode": "none" if isolation_mode == "none" else "probe",
+            "limits": limits.__dict__,
+            "readable": isolation.readable_paths(course_root, [Path(cnn_course.__file__).parent]),
+            "drop_to_uid": int(os.environ["AUTOGRADER_SANDBOX_UID"])
+            if os.environ.get("AUTOGRADER_SANDBOX_UID")
+            else None,
+        }
+        bootstrap = (
+            "import json, sys; sys.path[:] = json.loads(sys.argv[1]); "
+            "from autograder.sandbox import zygote_main; "
+            "zygote_main(int(sys.argv[2]), json.loads(sys.argv[3]))"
+        )
+        path = [p for p in sys.path if p]
+        self._log = open(os.path.join(self._tmp, "zygote.log"), "wb")  # noqa: SIM115
+        self._zygote = subprocess.Popen(
+            [sys.executable, "-I", "-c", bootstrap, json.dumps(path), str(theirs.fileno()), json.dumps(config)],
+            env=_zygote_env(self._tmp),
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=self._log,
+            pass_fds=[theirs.fileno()],
+            cwd="/",
+            start_new_session=True,
+        )
+        theirs.close()
+        ready = self._recv_control(timeout=300)
+        if ready is None or ready[0].get("kind") != "ready":
+            self.close()
+            raise SandboxError(f"the grading sandbox did not start: {self._zygote_log()}")
+        self.isolation = isolation.Isolation(
+            **{k: ready[0]["isolation"][k] for k in ("namespaces", "private_proc", "unprivileged", "landlock_abi", "seccomp")}
+        )
+        if isolation_mode == "strict" and not self.isolation.complete:
+            self.close()
+            raise SandboxError(
+                "strict isolation is not available on this system (missing: "
+                + ", ".join(self.isolation.missing())
+                + "); grade trusted work with --isolation best-effort"
+            )
+
+    def _zygote_log(self) -> str:
+        try:
+            text = Path(self._tmp, "zygote.log").read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return "no log"
+        return text[-1] if text else f"exit code {self._zygote.poll()}"
+
+    def _recv_control(self, timeout: float) -> tuple[dict, list[int]] | None:
+        sel = selectors.DefaultSelector()
+        sel.register(self._control, selectors.EVENT_READ)
+        if not sel.select(timeout):
+            return None
+        msg, fds, _f, _a = socket.recv_fds(self._control, 65536, 4)
+        if not msg:
+            return None
+        return json.loads(msg), fds
 
     def close(self) -> None:
-        self._sweep(set())
-        shutil.rmtree(self._root, ignore_errors=True)
+        try:
+            self._control.close()
+        except OSError:
+            pass
+        if getattr(self, "_zygote", None) is not None:
+            try:
+                self._zygote.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._zygote.kill()
+                self._zygote.wait()
+        self._log.close() if getattr(self, "_log", None) else None
+        import shutil
+
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    # The loop --------------------------------------------------------------------------
 
     def run(
         self, items: list[tuple[str, list[CodeCell]]], on_done: Callable[[str, RunOutcome], None]
@@ -405,106 +578,191 @@ class Runner:
         """Run ``(key, cells)`` items; call ``on_done`` as each finishes."""
         pending = deque(items)
         running: dict[int, _Job] = {}
-        last_memory_check = 0.0
+        sel = selectors.DefaultSelector()
+        sel.register(self._control, selectors.EVENT_READ, None)
+        last_watch = 0.0
         while pending or running:
             while pending and len(running) < self.jobs:
-                key, cells = pending.popleft()
-                job = self._start(key, cells)
-                running[job.pid] = job
-            self._reap(running, on_done)
+                job = self._start(*pending.popleft())
+                running[job.number] = job
+                sel.register(job.sock, selectors.EVENT_READ | selectors.EVENT_WRITE, job)
+            for key, events in sel.select(timeout=0.05):
+                if key.data is None:
+                    self._on_control(running)
+                else:
+                    self._on_job(key.data, events, sel)
             now = time.monotonic()
-            for job in list(running.values()):
-                if not job.killed and now - job.start > self.limits.timeout:
-                    job.killed = "timeout"
-                    _kill(_members(job.pid, _all_procs()))
-            if running and now - last_memory_check > 0.1:
-                last_memory_check = now
-                procs = _all_procs()
-                for job in running.values():
-                    if job.killed:
-                        continue
-                    members = _members(job.pid, procs)
-                    rss = sum(procs[p][3] for p in members if p in procs) * _PAGE
-                    if rss > self.limits.memory:
-                        job.killed = "memory"
-                    elif len(members) > self.limits.processes:  # RLIMIT_NPROC means nothing to root
-                        job.killed = "processes"
-                    if job.killed:
-                        _kill(members)
-            time.sleep(0.005)
+            if now - last_watch > 0.1:
+                last_watch = now
+                self._watch(running, now)
+            for number in [n for n, j in running.items() if j.status is not None and (j.eof or j.killed)]:
+                job = running.pop(number)
+                try:
+                    sel.unregister(job.sock)
+                except (KeyError, ValueError):
+                    pass
+                job.sock.close()
+                if job.pidfd >= 0:
+                    os.close(job.pidfd)
+                on_done(job.key, self._collect(job))
+            if self._zygote.poll() is not None and running:
+                for job in running.values():  # the zygote died: nothing more will be reported
+                    job.killed = job.killed or "crashed"
+                    job.status = job.status if job.status is not None else 0
 
     def _start(self, key: str, cells: list[CodeCell]) -> _Job:
-        base = Path(tempfile.mkdtemp(prefix="s-", dir=self._root))
-        work, obs = base / "work", base / "obs"
-        work.mkdir()
-        obs.mkdir()
-        if self.uid is not None:
-            for p in (base, work, obs):
-                os.chown(p, self.uid, self.uid)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:
-            _child(self.assignment, cells, work, obs, self.limits, self.uid)
-        return _Job(key, pid, time.monotonic(), base, obs)
+        self._count += 1
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        payload = wire.pack(
+            {
+                "cells": [[c.index, c.source] for c in cells],
+                "given": {k: v for k, v in self.given.items()},
+            }
+        )
+        socket.send_fds(self._control, [json.dumps({"kind": "spawn", "job": self._count}).encode()], [theirs.fileno()])
+        theirs.close()
+        mine.setblocking(False)
+        limit = wire.MAX_BODY
+        return _Job(self._count, key, mine, payload, time.monotonic(), wire.FrameReader(max_total=limit))
 
-    def _reap(self, running: dict[int, _Job], on_done) -> None:
-        while True:
-            try:
-                pid, status, _usage = os.wait4(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
-            job = running.pop(pid, None)
-            if job is None:
-                continue  # an orphan of some submission, re-parented to us
-            members = _members(pid, _all_procs())
-            _kill(members)
-            self._sweep(set(running))
-            outcome = self._collect(job, status)
-            shutil.rmtree(job.base, ignore_errors=True)
-            on_done(job.key, outcome)
-
-    def _sweep(self, active: set[int]) -> None:
-        """Kill every process that left its submission and came back to us as an orphan."""
-        me = os.getpid()
-        for _ in range(50):
-            procs = _all_procs()
-            strays = {p for p, (ppid, *_rest) in procs.items() if ppid == me and p not in active}
-            victims = set()
-            for p in strays:
-                victims |= _members(p, procs)
-            if not victims:
-                break
-            _kill(victims)
-            for p in strays:
-                try:
-                    os.waitpid(p, os.WNOHANG)
-                except ChildProcessError:
-                    pass
-            time.sleep(0.01)
-
-    def _collect(self, job: _Job, status: int) -> RunOutcome:
-        out = RunOutcome(seconds=time.monotonic() - job.start)
+    def _on_control(self, running: dict[int, _Job]) -> None:
         try:
-            out.notes = [str(n) for n in json.loads((job.obs / "cells.json").read_text())][:50]
-        except Exception:  # noqa: BLE001 - missing or forged
-            pass
-        for i, check in enumerate(self.assignment.checks):
-            text_path, npz_path = job.obs / f"check{i}.json", job.obs / f"check{i}.npz"
-            if not text_path.exists():
-                continue
+            msg, fds, _f, _a = socket.recv_fds(self._control, 65536, 4)
+        except BlockingIOError:
+            return
+        if not msg:
+            return
+        data = json.loads(msg)
+        job = running.get(data.get("job"))
+        if job is None:
+            for fd in fds:
+                os.close(fd)
+            return
+        if data["kind"] == "started":
+            job.pid = data["pid"]
+            job.pidfd = fds[0] if fds else -1
+        elif data["kind"] == "exited":
+            job.status = data["status"]
+            job.ended = time.monotonic()
+
+    def _on_job(self, job: _Job, events: int, sel) -> None:
+        if events & selectors.EVENT_WRITE and job.outgoing:
             try:
-                with np.load(npz_path, allow_pickle=False) as npz:
-                    arrays = {k: npz[k] for k in npz.files}
-                out.observations[check.name] = decode(text_path.read_text(), arrays)
-            except Exception as exc:  # noqa: BLE001 - a forged or truncated file
-                out.unreadable[check.name] = (
-                    f"the results of `{check.function}` could not be read ({type(exc).__name__}); was a grader file overwritten?"
-                )
-        done = len(out.observations) + len(out.unreadable) == len(self.assignment.checks)
-        if job.killed == "timeout":
+                sent = job.sock.send(job.outgoing)
+                job.outgoing = job.outgoing[sent:]
+            except (BlockingIOError, InterruptedError):
+                pass
+            except OSError:
+                job.outgoing = b""
+            if not job.outgoing:
+                sel.modify(job.sock, selectors.EVENT_READ, job)
+        if events & selectors.EVENT_READ:
+            try:
+                data = job.sock.recv(1 << 20)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                data = b""
+            if not data:
+                job.eof = True
+                sel.modify(job.sock, selectors.EVENT_WRITE, job) if job.outgoing else sel.unregister(job.sock)
+                return
+            try:
+                frames = job.reader.feed(data)
+            except wire.FrameError as exc:
+                job.broken_stream = str(exc)
+                self._kill(job, "stream")
+                return
+            for frame in frames:
+                self._on_frame(job, frame)
+
+    def _on_frame(self, job: _Job, frame) -> None:
+        if not isinstance(frame, dict):
+            return
+        kind = frame.get("kind")
+        checks = self.assignment.checks
+        index = frame.get("check")
+        valid = isinstance(index, int) and not isinstance(index, bool) and 0 <= index < len(checks)
+        if kind == "notes" and isinstance(frame.get("notes"), list) and not job.notes:
+            job.notes = [cap_text(n) for n in frame["notes"][:MAX_NOTES]] or [""]
+        elif kind == "observation" and valid and index not in job.observations:
+            job.observations[index] = frame.get("value")
+        elif kind == "isolation":
+            job.isolation_error = cap_text(frame.get("error", ""))
+        elif kind == "ready" and valid and checks[index].timing is not None:
+            self._send_round(job, index)
+        elif kind == "result" and valid and index in job.timing:
+            state = job.timing[index]
+            if state.get("t0") is None:
+                return  # a result nobody asked for
+            state["seconds"].append(time.perf_counter() - state["t0"])
+            state["outputs"].append(frame.get("value"))
+            state["t0"] = None
+            if len(state["seconds"]) == checks[index].timing.rounds:
+                job.observations[index] = {"seconds": state["seconds"], "outputs": state["outputs"]}
+
+    def _send_round(self, job: _Job, index: int) -> None:
+        """A fresh input for a timed round; the clock starts when it has been sent."""
+        check = self.assignment.checks[index]
+        state = job.timing.setdefault(index, {"seconds": [], "outputs": [], "t0": None})
+        r = len(state["seconds"])
+        rounds = self.given[check.name]["rounds"]
+        if r >= len(rounds) or state["t0"] is not None:
+            return
+        frame = wire.pack({"args": list(rounds[r])})
+        job.sock.setblocking(True)
+        try:
+            job.sock.settimeout(5)
+            job.sock.sendall(frame)
+        except OSError:
+            return
+        finally:
+            job.sock.setblocking(False)
+        state["t0"] = time.perf_counter()
+
+    def _watch(self, running: dict[int, _Job], now: float) -> None:
+        for job in running.values():
+            if job.status is not None and not job.eof and now - job.ended > 2.0:
+                # Without a PID namespace, a process that escaped may hold the socket open.
+                self._kill(job, job.killed)
+                job.eof = True
+            if job.killed or not job.pid or job.status is not None:
+                continue
+            if now - job.start > self.limits.timeout:
+                self._kill(job, "timeout")
+                continue
+            members = _descendants(job.pid)
+            if sum(members.values()) * _PAGE > self.limits.memory:
+                self._kill(job, "memory")
+            elif len(members) > self.limits.processes + 2:  # the process outside + PID 1
+                self._kill(job, "processes")
+
+    def _kill(self, job: _Job, why: str) -> None:
+        job.killed = job.killed or why
+        if why and job.status is None and job.pid == 0:
+            job.status = 0  # never started: nothing will be reported
+        if job.pidfd >= 0:
+            try:
+                signal.pidfd_send_signal(job.pidfd, signal.SIGKILL)
+            except OSError:
+                pass
+        for pid in _descendants(job.pid) if job.pid else ():
+            _kill_quietly(pid)
+
+    def _collect(self, job: _Job) -> RunOutcome:
+        out = RunOutcome(seconds=time.monotonic() - job.start)
+        out.notes = [n for n in job.notes if n]
+        for i, check in enumerate(self.assignment.checks):
+            if i in job.observations:
+                out.observations[check.name] = job.observations[i]
+        status = job.status or 0
+        done = len(out.observations) == len(self.assignment.checks)
+        if job.isolation_error:
+            out.status, out.problem = (
+                "isolation",
+                f"the grader could not isolate this notebook ({job.isolation_error}); it was not run",
+            )
+        elif job.killed == "timeout":
             out.status, out.problem = (
                 "timeout",
                 f"the notebook did not finish within the time limit of {self.limits.timeout:.0f} s and was stopped (an infinite loop?)",
@@ -519,22 +777,37 @@ class Runner:
                 "processes",
                 f"the notebook started more than {self.limits.processes} processes and was stopped",
             )
-        elif os.WIFSIGNALED(status):
-            sig = os.WTERMSIG(status)
+        elif job.killed == "stream":
+            out.status, out.problem = (
+                "crashed",
+                f"the notebook's results could not be read ({job.broken_stream}) and it was stopped",
+            )
+        elif job.killed == "crashed":
+            out.status, out.problem = "crashed", "the grading sandbox stopped before this notebook finished"
+        elif os.WIFSIGNALED(status) or (os.WIFEXITED(status) and os.WEXITSTATUS(status) > 128):
+            sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status) - 128
             if sig == signal.SIGXCPU:
                 out.status, out.problem = (
                     "timeout",
                     "the notebook used up its CPU time limit and was stopped (an infinite loop?)",
                 )
-            else:
+            elif not done:
                 out.status, out.problem = (
                     "crashed",
-                    f"the notebook's process was killed by signal {signal.Signals(sig).name} before grading finished",
+                    f"the notebook's process was killed by signal {_signame(sig)} before grading finished",
                 )
         elif not done:
-            code = os.WEXITSTATUS(status)
+            code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1
             out.status, out.problem = (
                 "crashed",
                 f"the notebook ended the grading process early (exit code {code}, e.g. os._exit) before every function was checked",
             )
         return out
+
+
+def _signame(sig: int) -> str:
+    try:
+        return signal.Signals(sig).name
+    except ValueError:
+        return str(sig)
+
