@@ -64,6 +64,7 @@ class Timing:
     """
 
     rounds: int = 3
+    limit: float = 10.0  # seconds one round may take
 
 
 @dataclass

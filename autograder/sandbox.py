@@ -465,7 +465,7 @@ class _Job:
     notes: list[str] = field(default_factory=list)
     observations: dict[int, object] = field(default_factory=dict)
     isolation_error: str = ""
-    timing: dict[int, dict] = field(default_factory=dict)  # check -> {"round", "t0", "seconds", "outputs"}
+    timing: dict[int, dict] = field(default_factory=dict)  # check -> {"seconds", "outputs"}
     broken_stream: str = ""
 
 
@@ -686,39 +686,59 @@ class Runner:
         if kind == "notes" and isinstance(frame.get("notes"), list) and not job.notes:
             job.notes = [cap_text(n) for n in frame["notes"][:MAX_NOTES]] or [""]
         elif kind == "observation" and valid and index not in job.observations:
-            job.observations[index] = frame.get("value")
+            value = frame.get("value")
+            if checks[index].timing is not None and not (isinstance(value, dict) and "missing" in value):
+                value = {"missing": f"`{checks[index].function}`'s timing is measured by the grader, not reported"}
+            job.observations[index] = value
         elif kind == "isolation":
             job.isolation_error = cap_text(frame.get("error", ""))
         elif kind == "ready" and valid and checks[index].timing is not None:
-            self._send_round(job, index)
-        elif kind == "result" and valid and index in job.timing:
-            state = job.timing[index]
-            if state.get("t0") is None:
-                return  # a result nobody asked for
-            state["seconds"].append(time.perf_counter() - state["t0"])
-            state["outputs"].append(frame.get("value"))
-            state["t0"] = None
-            if len(state["seconds"]) == checks[index].timing.rounds:
-                job.observations[index] = {"seconds": state["seconds"], "outputs": state["outputs"]}
+            self._time_round(job, index)
 
-    def _send_round(self, job: _Job, index: int) -> None:
-        """A fresh input for a timed round; the clock starts when it has been sent."""
+    def _time_round(self, job: _Job, index: int) -> None:
+        """One timed round, synchronously: send a fresh input, start the clock, wait for
+        the answer. The clock is the grader's, so nothing in the child can bend it."""
         check = self.assignment.checks[index]
-        state = job.timing.setdefault(index, {"seconds": [], "outputs": [], "t0": None})
-        r = len(state["seconds"])
+        state = job.timing.setdefault(index, {"seconds": [], "outputs": []})
         rounds = self.given[check.name]["rounds"]
-        if r >= len(rounds) or state["t0"] is not None:
+        r = len(state["seconds"])
+        if r >= len(rounds) or index in job.observations:
             return
         frame = wire.pack({"args": list(rounds[r])})
-        job.sock.setblocking(True)
+        limit = max(1.0, min(check.timing.limit, self.limits.timeout - (time.monotonic() - job.start)))
+        frames: list = []
         try:
-            job.sock.settimeout(5)
+            job.sock.settimeout(limit)
             job.sock.sendall(frame)
-        except OSError:
+            t0 = time.perf_counter()
+            while not frames:
+                data = job.sock.recv(1 << 20)
+                t1 = time.perf_counter()
+                if not data:
+                    job.eof = True
+                    return
+                frames = job.reader.feed(data)
+        except TimeoutError:
+            job.observations[index] = {
+                "missing": f"`{check.function}` took more than {limit:.0f} s on a timed round"
+            }
+            return
+        except (OSError, wire.FrameError) as exc:
+            job.broken_stream = str(exc)
+            self._kill(job, "stream")
             return
         finally:
             job.sock.setblocking(False)
-        state["t0"] = time.perf_counter()
+        first, rest = frames[0], frames[1:]
+        if isinstance(first, dict) and first.get("kind") == "result" and first.get("check") == index:
+            state["seconds"].append(t1 - t0)
+            state["outputs"].append(first.get("value"))
+            if len(state["seconds"]) == len(rounds):
+                job.observations[index] = {"seconds": state["seconds"], "outputs": state["outputs"]}
+        else:
+            job.observations[index] = {"missing": f"`{check.function}` did not answer a timed round"}
+        for f in rest:
+            self._on_frame(job, f)
 
     def _watch(self, running: dict[int, _Job], now: float) -> None:
         for job in running.values():
