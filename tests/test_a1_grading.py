@@ -38,7 +38,7 @@ def test_exit_status_and_every_student_graded(graded):
     proc, _, grades = graded
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert set(grades) == set(EXPECTED)
-    assert "student" in proc.stdout and "graded 24 submission(s)" in proc.stdout
+    assert "student" in proc.stdout and f"graded {len(EXPECTED)} submission(s)" in proc.stdout
 
 
 @pytest.mark.parametrize("student", sorted(EXPECTED))
@@ -57,7 +57,8 @@ def test_grades_csv_columns(graded):
     _, out, _ = graded
     header = (out / "grades.csv").read_text().splitlines()[0].split(",")
     assert header[:3] == ["student", "score", "max_score"]
-    assert "conv2d_im2col_speed" in header and len(header) == 3 + 13
+    assert "conv2d_im2col_speed" in header and "make_kernel_unknown_name" in header
+    assert len(header) == 3 + 14
 
 
 def test_results_json_is_gradescope_format(graded):
@@ -84,6 +85,7 @@ def test_results_json_is_gradescope_format(graded):
         ("mistake_im2col_slow", "as fast as the four-loop version"),
         ("mistake_gauss_unnormalised", "do not sum to 1"),
         ("mistake_box_blur_sum", "divide by 9"),
+        ("mistake_kernel_keyerror", "expected a ValueError, got KeyError"),
         ("hostile_memory_hog", "memory"),
         ("hostile_unstoppable_loop", "time limit"),
         ("hostile_infinite_loop", "was stopped after running out of time"),
@@ -115,6 +117,7 @@ def test_mistakes_keep_the_other_checks(graded):
         "mistake_corr2d_flips": {"corr2d"},
         "mistake_no_flip": {"conv2d_true"},
         "mistake_box_blur_sum": {"make_kernel"},
+        "mistake_kernel_keyerror": {"make_kernel_unknown_name"},
         "mistake_no_bias": {"conv2d_forward_basic", "conv2d_forward_options"},
         "mistake_same_top_left": {"conv2d_forward_options", "conv2d_im2col"},
         "mistake_pool_stride_one": {"pool2d_forward"},

@@ -15,6 +15,7 @@ from conftest import (
     run_grader,
 )
 
+from autograder.core import load_assignment
 from autograder.release import ROOT, bundle
 
 AID = "a1_convolution"
@@ -60,7 +61,7 @@ def test_source_has_one_hidden_test_per_check():
     """Does the source notebook hold one graded cell with hidden tests per check?"""
     source = nbformat.read(ROOT / "solutions" / AID / f"{AID}.ipynb", as_version=4)
     hidden = [c for c in source.cells if "BEGIN HIDDEN TESTS" in c.source]
-    assert len(hidden) == 13  # one graded cell per check
+    assert len(hidden) == len(load_assignment(AID).checks) == 14  # one graded cell per check
 
 
 def test_student_bundle_holds_no_solutions_or_checks(tmp_path):

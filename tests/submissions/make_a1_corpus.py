@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import Corpus  # noqa: E402
 
 AID = "a1_convolution"
-FULL = 20
+FULL = 21
 CORPUS = Corpus(AID)
 notebook, sub = CORPUS.notebook, CORPUS.sub
 
@@ -40,6 +40,7 @@ def conv2d_true(image, kernel):
 '''}, FULL - 2),
     "mistake_no_flip": (sub("corr2d_impl", "conv2d_true", "return corr2d(image, kernel[::-1, ::-1])", "return corr2d(image, kernel)"), FULL - 1),
     "mistake_box_blur_sum": (sub("make_kernel_impl", "make_kernel", '"box_blur": np.ones((3, 3)) / 9', '"box_blur": np.ones((3, 3))'), FULL - 1),
+    "mistake_kernel_keyerror": (sub("make_kernel_impl", "make_kernel", '    if name not in kernels:\n        raise ValueError(f"unknown kernel {name!r}; choose one of {sorted(kernels)}")\n', ""), FULL - 1),
     "mistake_no_bias": (sub("conv2d_forward_impl", "conv2d_forward", "    if b is not None:\n        out += b\n", ""), FULL - 4),
     "mistake_same_top_left": (sub("conv2d_forward_impl", "same_padding", "return total // 2, total - total // 2", "return total - total // 2, total // 2"), FULL - 2 - 2),
     "mistake_pool_stride_one": (sub("pool2d_forward_impl", "pool2d_forward", "stride = pool_size if stride is None else stride", "stride = 1 if stride is None else stride"), FULL - 2),
