@@ -33,7 +33,7 @@ LEARN_CLASSES = ("square", "cross", "bar", "ring")
 LEARN_TRAIN, LEARN_TEST = 1500, 500
 LEARN_EPOCHS, LEARN_BATCH, LEARN_RATE = 3, 32, 3e-3
 LEARN_THRESHOLD = 0.60
-_LEARN_SEED = 60417  # hidden split; not in the student bundle
+_INIT_SEED = 60417  # weights' initialisation; the data split is made fresh by the grader
 _CALIBRATION = 512  # training images used to re-estimate batch-norm statistics
 
 
@@ -634,11 +634,61 @@ def _lenet_verify(observed: dict) -> tuple[bool, str]:
 # build_cnn
 
 
-def _cnn_facts(model, input_shape) -> dict:
+MODEL_FILE_LIMIT = 32 * 1024**2  # bytes, unpacked: a 250,000-parameter model needs about 1 MB
+_SAVE_RULE = (
+    "return a Sequential or functional model of Keras's own layers (no subclass, no Lambda), "
+    "so that the grader can load it with Keras's safe mode"
+)
+
+
+def _model_bytes(model) -> dict:
+    """The child's side: the model saved as a ``.keras`` file, sent as bytes."""
     import keras
 
     if not isinstance(model, keras.Model):
         return {"error": f"build_cnn returned a {type(model).__name__}; return a keras.Model"}
+    try:
+        model.save("build_cnn.keras")
+        with open("build_cnn.keras", "rb") as f:
+            data = f.read()
+    except Exception as exc:  # noqa: BLE001 - student models may not be savable
+        return {"error": f"build_cnn's model could not be saved ({describe_exception(exc)}): {_SAVE_RULE}"}
+    return {"keras_file": np.frombuffer(data, dtype=np.uint8)}
+
+
+def load_model_safely(observed: dict):
+    """The trusted side: a model from the child's bytes, with Keras's safe mode; or a message.
+
+    Keras refuses to deserialize arbitrary code in safe mode (Lambda layers, custom classes);
+    the archive's members are checked for their unpacked size before anything is read."""
+    import io
+    import tempfile
+    import zipfile
+
+    import keras
+
+    if "error" in observed:
+        return str(observed["error"])
+    data = np.asarray(observed["keras_file"], dtype=np.uint8).tobytes()
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            if sum(info.file_size for info in archive.infolist()) > MODEL_FILE_LIMIT:
+                return f"build_cnn's saved model is larger than {MODEL_FILE_LIMIT // 1024**2} MB unpacked"
+        with tempfile.TemporaryDirectory() as tmp:
+            path = f"{tmp}/model.keras"
+            with open(path, "wb") as f:
+                f.write(data)
+            return keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as exc:  # noqa: BLE001 - anything the archive holds
+        return f"build_cnn's model could not be loaded ({type(exc).__name__}): {_SAVE_RULE}"
+
+
+def _cnn_facts(model, input_shape) -> dict:
+    """Facts of a model the grader loaded itself (never the child's word for them)."""
+    import keras
+
+    if isinstance(model, str):
+        return {"error": model}
     out = np.asarray(
         model(_fixed_input(input_shape, 50, batch=4), training=False), dtype=np.float64
     )
@@ -676,28 +726,33 @@ def _cnn_design_observe(namespace: dict):
     import keras
 
     keras.utils.set_random_seed(7)
-    return _cnn_facts(namespace["build_cnn"](), (32, 32, 3))
+    return _model_bytes(namespace["build_cnn"]())
 
 
 def _cnn_design_verify(observed: dict) -> tuple[bool, str]:
-    problems = cnn_problems(observed, 10)
+    facts = _cnn_facts(load_model_safely(observed), (32, 32, 3))
+    problems = cnn_problems(facts, 10)
     if problems:
         return False, "`build_cnn()` " + "; ".join(problems)
     return True, (
-        f"`build_cnn()`: {observed['params']:,} parameters (budget {CNN_BUDGET:,}), "
+        f"`build_cnn()`: {facts['params']:,} parameters (budget {CNN_BUDGET:,}), "
         "batch normalization, dropout and a softmax output"
     )
 
 
-@cache
-def learn_data() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The hidden split of the shapes data that ``build_cnn`` is trained and tested on."""
+def learn_data(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A split of the shapes data that ``build_cnn`` is trained and tested on."""
     from cnn_course.data import load_shapes
 
-    x, y = load_shapes(
-        LEARN_TRAIN + LEARN_TEST, size=LEARN_INPUT[0], seed=_LEARN_SEED, classes=LEARN_CLASSES
-    )
+    x, y = load_shapes(LEARN_TRAIN + LEARN_TEST, size=LEARN_INPUT[0], seed=seed, classes=LEARN_CLASSES)
     return x[:LEARN_TRAIN], y[:LEARN_TRAIN], x[LEARN_TRAIN:], y[LEARN_TRAIN:]
+
+
+def _learn_fresh(rng: np.random.Generator):
+    """A split made fresh for each grading run by the grader: the child gets the training
+    images with their labels and the test images without theirs."""
+    x_train, y_train, x_test, y_test = learn_data(int(rng.integers(2**62)))
+    return {"x_train": x_train, "y_train": y_train, "x_test": x_test}, {"y_test": y_test}
 
 
 def recalibrate_batchnorm(model, x: np.ndarray) -> int:
@@ -721,20 +776,18 @@ def recalibrate_batchnorm(model, x: np.ndarray) -> int:
     return len(layers)
 
 
-def _cnn_learn_observe(namespace: dict):
+def _cnn_learn_observe(namespace: dict, given: dict):
     import keras
 
     build = namespace["build_cnn"]
     keras.utils.set_random_seed(7)
-    observed: dict = {"design": _cnn_facts(build(), (32, 32, 3))}
-    keras.utils.set_random_seed(_LEARN_SEED)
+    observed: dict = {"design": _model_bytes(build())}
+    keras.utils.set_random_seed(_INIT_SEED)
     model = build(input_shape=LEARN_INPUT, num_classes=len(LEARN_CLASSES))
-    observed["small"] = _cnn_facts(model, LEARN_INPUT)
-    if cnn_problems(observed["design"], 10) or cnn_problems(
-        observed["small"], len(LEARN_CLASSES), False
-    ):
+    observed["small"] = _model_bytes(model)
+    if "error" in observed["design"] or "error" in observed["small"]:
         return observed  # the verifier says why it was not trained
-    x_train, y_train, x_test, _ = learn_data()
+    x_train, y_train = np.array(given["x_train"]), np.array(given["y_train"])
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=LEARN_RATE),
         loss="sparse_categorical_crossentropy",
@@ -745,17 +798,20 @@ def _cnn_learn_observe(namespace: dict):
     recalibrate_batchnorm(model, x_train[:_CALIBRATION])
     observed["loss"] = [float(v) for v in history.history["loss"]]
     observed["probs"] = np.asarray(
-        model.predict(x_test, batch_size=250, verbose=0), dtype=np.float64
+        model.predict(np.array(given["x_test"]), batch_size=250, verbose=0), dtype=np.float64
     )
     return observed
 
 
-def _cnn_learn_verify(observed: dict) -> tuple[bool, str]:
-    problems = cnn_problems(observed["design"], 10)
-    problems += cnn_problems(observed["small"], len(LEARN_CLASSES), False)
+def _cnn_learn_verify(observed: dict, kept: dict) -> tuple[bool, str]:
+    problems = cnn_problems(_cnn_facts(load_model_safely(observed["design"]), (32, 32, 3)), 10)
+    small = _cnn_facts(load_model_safely(observed["small"]), LEARN_INPUT)
+    problems += cnn_problems(small, len(LEARN_CLASSES), False)
     if problems:
         return False, "`build_cnn` was not trained: " + "; ".join(dict.fromkeys(problems))
-    _, _, _, y_test = learn_data()
+    if "probs" not in observed:
+        return False, "`build_cnn` was not trained"
+    y_test = kept["y_test"]
     probs = np.asarray(observed["probs"], dtype=np.float64)
     if probs.shape != (LEARN_TEST, len(LEARN_CLASSES)) or not np.all(np.isfinite(probs)):
         return (
@@ -779,6 +835,34 @@ def _cnn_learn_verify(observed: dict) -> tuple[bool, str]:
 # --- the assignment ---------------------------------------------------------------------
 
 
+# The rules beyond values that the checks above enforce, by function. Each is stated in the
+# notebook and exercised by a visible test marked `# rule: <rule>`; tests/test_visible_rules.py
+# breaks each rule in turn and asserts that both the visible and the hidden tests fail.
+INT = "returns an int"
+RULES: dict[str, list[str]] = {
+    "conv_param_count": [INT],
+    "dense_param_count": [INT],
+    "batchnorm_param_count": ["returns a tuple (trainable, non_trainable) of two ints"],
+    "separable_conv_param_count": [INT],
+    "receptive_field": [INT],
+    "predict_shapes": [
+        "leaves out the batch axis",
+        "one shape per spec entry",
+        "each shape is a tuple of ints",
+    ],
+    "predict_param_count": [INT],
+    "build_lenet": ["softmax output", "honours num_classes", "honours input_shape"],
+    "build_cnn": [
+        "at most 250,000 parameters at the default arguments",
+        "has a BatchNormalization layer",
+        "has a Dropout layer",
+        "softmax output of shape (None, num_classes)",
+        "honours input_shape",
+        "honours num_classes",
+    ],
+}
+
+
 CHECKS = [
     Check("conv_param_count", 2, "conv_param_count", "Conv2D parameters, as Keras counts them", _conv_cases, _conv_compare, returns="int"),
     Check("dense_param_count", 1, "dense_param_count", "Dense parameters", _dense_cases, _dense_compare, returns="int"),
@@ -790,7 +874,7 @@ CHECKS = [
     Check("build_from_spec", 3, "build_from_spec", "the Keras model a spec describes", _spec_cases, custom_observe=_spec_observe, custom_verify=_spec_verify),
     Check("build_lenet", 3, "build_lenet", "LeNet-5: shapes, softmax, parameters, outputs with copied weights", _lenet_cases, custom_observe=_lenet_observe, custom_verify=_lenet_verify),
     Check("build_cnn_design", 2, "build_cnn", "own CNN: budget, batch norm, dropout, softmax", custom_observe=_cnn_design_observe, custom_verify=_cnn_design_verify),
-    Check("build_cnn_learns", 3, "build_cnn", "own CNN learns the shapes data in a fixed budget", custom_observe=_cnn_learn_observe, custom_verify=_cnn_learn_verify),
+    Check("build_cnn_learns", 3, "build_cnn", "own CNN learns the shapes data in a fixed budget", custom_observe=_cnn_learn_observe, custom_verify=_cnn_learn_verify, fresh=_learn_fresh),
 ]  # fmt: skip
 
 
@@ -801,7 +885,6 @@ def _warmup() -> None:
     from cnn_course.data import load_digits
 
     load_digits(size=32)
-    learn_data()
     fig, ax = plt.subplots()
     ax.plot([0, 1], [0, 1])
     plt.close(fig)
