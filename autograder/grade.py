@@ -10,7 +10,7 @@ from pathlib import Path
 from autograder.core import Result, load_assignment
 from autograder.notebook import NotebookError, find_submissions, read_cells
 from autograder.report import StudentReport, summary_table, write_grades_csv, write_student
-from autograder.sandbox import GiB, Limits, Runner, RunOutcome
+from autograder.sandbox import MAX_NOTE, GiB, Limits, Runner, RunOutcome, cap_text
 
 
 def grade(
@@ -98,7 +98,9 @@ def _verify(assignment, student: str, outcome: RunOutcome, kept: dict) -> Studen
     results = []
     for check in assignment.checks:
         if check.name in outcome.observations:
-            results.append(check.verify(outcome.observations[check.name], kept.get(check.name)))
+            result = check.verify(outcome.observations[check.name], kept.get(check.name))
+            result.message = cap_text(result.message, 2 * MAX_NOTE)  # text from the child, bounded
+            results.append(result)
         else:
             why = outcome.unreadable.get(check.name) or outcome.problem or "not graded"
             results.append(

@@ -30,8 +30,20 @@ from pathlib import Path
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
-_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
-_libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+_libc.mount.argtypes = [
+    ctypes.c_char_p,
+    ctypes.c_char_p,
+    ctypes.c_char_p,
+    ctypes.c_ulong,
+    ctypes.c_char_p,
+]
+_libc.prctl.argtypes = [
+    ctypes.c_int,
+    ctypes.c_ulong,
+    ctypes.c_ulong,
+    ctypes.c_ulong,
+    ctypes.c_ulong,
+]
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
@@ -133,9 +145,7 @@ class Isolation:
 
     def summary(self) -> str:
         if self.complete:
-            return (
-                f"strict: namespaces, private /proc, unprivileged uid, Landlock ABI {self.landlock_abi}, seccomp"
-            )
+            return f"strict: namespaces, private /proc, unprivileged uid, Landlock ABI {self.landlock_abi}, seccomp"
         if not any(asdict(self).values()):
             return "none: limits and a timeout only (no kernel isolation)"
         return "partial: missing " + ", ".join(self.missing())
@@ -167,7 +177,9 @@ def _check(ret: int, what: str) -> int:
     return ret
 
 
-def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+def _mount(
+    source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None
+) -> None:
     _check(
         _libc.mount(
             source.encode() if source else None,
@@ -253,7 +265,9 @@ def _landlock(readable: tuple[str, ...], writable: tuple[str, ...], abi: int) ->
         attr = struct.pack("Q", fs)
     abuf = ctypes.create_string_buffer(attr)
     ruleset = _check(
-        _libc.syscall(_SYS_LANDLOCK_CREATE_RULESET, abuf, ctypes.c_size_t(len(attr)), ctypes.c_uint32(0)),
+        _libc.syscall(
+            _SYS_LANDLOCK_CREATE_RULESET, abuf, ctypes.c_size_t(len(attr)), ctypes.c_uint32(0)
+        ),
         "landlock_create_ruleset",
     )
     read = _LL_EXECUTE | _LL_READ_FILE | _LL_READ_DIR
@@ -266,15 +280,35 @@ def _landlock(readable: tuple[str, ...], writable: tuple[str, ...], abi: int) ->
                     continue  # not on this system
                 try:
                     is_dir = stat.S_ISDIR(os.fstat(fd).st_mode)
-                    allowed = access if is_dir else access & (_LL_EXECUTE | _LL_READ_FILE | _LL_WRITE_FILE | _LL_TRUNCATE | _LL_IOCTL_DEV)
+                    allowed = (
+                        access
+                        if is_dir
+                        else access
+                        & (
+                            _LL_EXECUTE
+                            | _LL_READ_FILE
+                            | _LL_WRITE_FILE
+                            | _LL_TRUNCATE
+                            | _LL_IOCTL_DEV
+                        )
+                    )
                     rule = ctypes.create_string_buffer(struct.pack("=Qi", allowed & fs, fd))
                     _check(
-                        _libc.syscall(_SYS_LANDLOCK_ADD_RULE, ctypes.c_int(ruleset), ctypes.c_int(1), rule, ctypes.c_uint32(0)),
+                        _libc.syscall(
+                            _SYS_LANDLOCK_ADD_RULE,
+                            ctypes.c_int(ruleset),
+                            ctypes.c_int(1),
+                            rule,
+                            ctypes.c_uint32(0),
+                        ),
                         f"landlock_add_rule {path}",
                     )
                 finally:
                     os.close(fd)
-        _check(_libc.syscall(_SYS_LANDLOCK_RESTRICT_SELF, ctypes.c_int(ruleset), ctypes.c_uint32(0)), "landlock_restrict_self")
+        _check(
+            _libc.syscall(_SYS_LANDLOCK_RESTRICT_SELF, ctypes.c_int(ruleset), ctypes.c_uint32(0)),
+            "landlock_restrict_self",
+        )
     finally:
         os.close(ruleset)
 
@@ -350,7 +384,13 @@ def _setup_mounts(plan: Plan, uid: int, root: bool) -> None:
                 _mount(f"/proc/self/fd/{fd}", p, None, MS_BIND | MS_REC)
                 _mount(None, p, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
                 os.close(fd)
-            _mount(None, folder, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "mode=0755,size=1m")
+            _mount(
+                None,
+                folder,
+                None,
+                MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV,
+                "mode=0755,size=1m",
+            )
     size = f"size={plan.tmp_bytes},mode=1777"
     _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, size)
     if os.path.isdir("/dev/shm"):
@@ -430,7 +470,13 @@ def probe(plan_readable: tuple[str, ...] = (), uid: int = 0) -> Isolation:
     pid = os.fork()
     if pid == 0:
         os.close(r)
-        got = {"namespaces": False, "private_proc": False, "unprivileged": False, "landlock": 0, "seccomp": False}
+        got = {
+            "namespaces": False,
+            "private_proc": False,
+            "unprivileged": False,
+            "landlock": 0,
+            "seccomp": False,
+        }
 
         def report() -> None:
             os.write(w, repr(got).encode())
@@ -441,7 +487,13 @@ def probe(plan_readable: tuple[str, ...] = (), uid: int = 0) -> Isolation:
             plan = Plan(plan_readable or ("/usr",), uid or 65534, 1 << 20, full)
             try:
                 enter(plan)
-                got.update(namespaces=True, private_proc=True, unprivileged=True, landlock=full.landlock_abi, seccomp=full.seccomp)
+                got.update(
+                    namespaces=True,
+                    private_proc=True,
+                    unprivileged=True,
+                    landlock=full.landlock_abi,
+                    seccomp=full.seccomp,
+                )
             except OSError as exc:
                 got["error"] = str(exc)
             report()
@@ -460,4 +512,6 @@ def probe(plan_readable: tuple[str, ...] = (), uid: int = 0) -> Isolation:
     got = ast.literal_eval(data.decode())
     if got.get("error"):
         print(f"isolation probe: {got['error']}", file=sys.stderr)
-    return Isolation(got["namespaces"], got["private_proc"], got["unprivileged"], got["landlock"], got["seccomp"])
+    return Isolation(
+        got["namespaces"], got["private_proc"], got["unprivileged"], got["landlock"], got["seccomp"]
+    )

@@ -46,8 +46,9 @@ from autograder.notebook import CodeCell
 GiB = 1024**3
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 UID_BASE = 640000  # children of a root grader run as UID_BASE + n: a uid of their own each
-MAX_NOTES = 50
-MAX_NOTE = 500
+MAX_NOTES = 50  # notes (cell errors) kept per submission
+MAX_NOTE = 500  # characters per note or feedback message
+RESULTS_LIMIT = 64 * 1024**2  # bytes of results one submission may send
 
 
 @dataclass
@@ -182,7 +183,9 @@ def _set_limits(limits: Limits) -> None:
     resource.setrlimit(resource.RLIMIT_NPROC, (tasks, tasks))
 
 
-def _child(assignment: Assignment, sock: socket.socket, plan: isolation.Plan, limits: Limits) -> None:
+def _child(
+    assignment: Assignment, sock: socket.socket, plan: isolation.Plan, limits: Limits
+) -> None:
     """Body of a forked child; never returns (``os._exit``)."""
     code = 0
     try:
@@ -275,7 +278,9 @@ def _run_and_observe(assignment: Assignment, sock: socket.socket, limits: Limits
                 {
                     "kind": "observation",
                     "check": i,
-                    "value": {"missing": f"could not record the result of `{check.function}` ({exc})"},
+                    "value": {
+                        "missing": f"could not record the result of `{check.function}` ({exc})"
+                    },
                 },
             )
     send(sock, {"kind": "done"})
@@ -344,7 +349,9 @@ def zygote_main(control_fd: int, config: dict) -> None:
     readable = tuple(config["readable"])
     root = os.geteuid() == 0
     want = _wanted(config["mode"], readable)
-    control.send(json.dumps({"kind": "ready", "isolation": want.as_dict(), "pid": os.getpid()}).encode())
+    control.send(
+        json.dumps({"kind": "ready", "isolation": want.as_dict(), "pid": os.getpid()}).encode()
+    )
     limits = Limits(**config["limits"])
     children: dict[int, int] = {}  # pid -> job
     sel = selectors.DefaultSelector()
@@ -370,7 +377,11 @@ def zygote_main(control_fd: int, config: dict) -> None:
             job_sock.close()
             children[pid] = request["job"]
             pidfd = os.pidfd_open(pid)
-            socket.send_fds(control, [json.dumps({"kind": "started", "job": request["job"], "pid": pid}).encode()], [pidfd])
+            socket.send_fds(
+                control,
+                [json.dumps({"kind": "started", "job": request["job"], "pid": pid}).encode()],
+                [pidfd],
+            )
             os.close(pidfd)
         while children:
             try:
@@ -512,7 +523,15 @@ class Runner:
         path = [p for p in sys.path if p]
         self._log = open(os.path.join(self._tmp, "zygote.log"), "wb")  # noqa: SIM115
         self._zygote = subprocess.Popen(
-            [sys.executable, "-I", "-c", bootstrap, json.dumps(path), str(theirs.fileno()), json.dumps(config)],
+            [
+                sys.executable,
+                "-I",
+                "-c",
+                bootstrap,
+                json.dumps(path),
+                str(theirs.fileno()),
+                json.dumps(config),
+            ],
             env=_zygote_env(self._tmp),
             stdin=subprocess.DEVNULL,
             stdout=self._log,
@@ -527,7 +546,10 @@ class Runner:
             self.close()
             raise SandboxError(f"the grading sandbox did not start: {self._zygote_log()}")
         self.isolation = isolation.Isolation(
-            **{k: ready[0]["isolation"][k] for k in ("namespaces", "private_proc", "unprivileged", "landlock_abi", "seccomp")}
+            **{
+                k: ready[0]["isolation"][k]
+                for k in ("namespaces", "private_proc", "unprivileged", "landlock_abi", "seccomp")
+            }
         )
         if isolation_mode == "strict" and not self.isolation.complete:
             self.close()
@@ -595,7 +617,9 @@ class Runner:
             if now - last_watch > 0.1:
                 last_watch = now
                 self._watch(running, now)
-            for number in [n for n, j in running.items() if j.status is not None and (j.eof or j.killed)]:
+            for number in [
+                n for n, j in running.items() if j.status is not None and (j.eof or j.killed)
+            ]:
                 job = running.pop(number)
                 try:
                     sel.unregister(job.sock)
@@ -619,11 +643,15 @@ class Runner:
                 "given": {k: v for k, v in self.given.items()},
             }
         )
-        socket.send_fds(self._control, [json.dumps({"kind": "spawn", "job": self._count}).encode()], [theirs.fileno()])
+        socket.send_fds(
+            self._control,
+            [json.dumps({"kind": "spawn", "job": self._count}).encode()],
+            [theirs.fileno()],
+        )
         theirs.close()
         mine.setblocking(False)
-        limit = wire.MAX_BODY
-        return _Job(self._count, key, mine, payload, time.monotonic(), wire.FrameReader(max_total=limit))
+        reader = wire.FrameReader(max_body=RESULTS_LIMIT, max_total=RESULTS_LIMIT)
+        return _Job(self._count, key, mine, payload, time.monotonic(), reader)
 
     def _on_control(self, running: dict[int, _Job]) -> None:
         try:
@@ -665,7 +693,9 @@ class Runner:
                 data = b""
             if not data:
                 job.eof = True
-                sel.modify(job.sock, selectors.EVENT_WRITE, job) if job.outgoing else sel.unregister(job.sock)
+                sel.modify(
+                    job.sock, selectors.EVENT_WRITE, job
+                ) if job.outgoing else sel.unregister(job.sock)
                 return
             try:
                 frames = job.reader.feed(data)
@@ -687,8 +717,12 @@ class Runner:
             job.notes = [cap_text(n) for n in frame["notes"][:MAX_NOTES]] or [""]
         elif kind == "observation" and valid and index not in job.observations:
             value = frame.get("value")
-            if checks[index].timing is not None and not (isinstance(value, dict) and "missing" in value):
-                value = {"missing": f"`{checks[index].function}`'s timing is measured by the grader, not reported"}
+            if checks[index].timing is not None and not (
+                isinstance(value, dict) and "missing" in value
+            ):
+                value = {
+                    "missing": f"`{checks[index].function}`'s timing is measured by the grader, not reported"
+                }
             job.observations[index] = value
         elif kind == "isolation":
             job.isolation_error = cap_text(frame.get("error", ""))
@@ -705,7 +739,9 @@ class Runner:
         if r >= len(rounds) or index in job.observations:
             return
         frame = wire.pack({"args": list(rounds[r])})
-        limit = max(1.0, min(check.timing.limit, self.limits.timeout - (time.monotonic() - job.start)))
+        limit = max(
+            1.0, min(check.timing.limit, self.limits.timeout - (time.monotonic() - job.start))
+        )
         frames: list = []
         try:
             job.sock.settimeout(limit)
@@ -730,13 +766,19 @@ class Runner:
         finally:
             job.sock.setblocking(False)
         first, rest = frames[0], frames[1:]
-        if isinstance(first, dict) and first.get("kind") == "result" and first.get("check") == index:
+        if (
+            isinstance(first, dict)
+            and first.get("kind") == "result"
+            and first.get("check") == index
+        ):
             state["seconds"].append(t1 - t0)
             state["outputs"].append(first.get("value"))
             if len(state["seconds"]) == len(rounds):
                 job.observations[index] = {"seconds": state["seconds"], "outputs": state["outputs"]}
         else:
-            job.observations[index] = {"missing": f"`{check.function}` did not answer a timed round"}
+            job.observations[index] = {
+                "missing": f"`{check.function}` did not answer a timed round"
+            }
         for f in rest:
             self._on_frame(job, f)
 
@@ -803,7 +845,10 @@ class Runner:
                 f"the notebook's results could not be read ({job.broken_stream}) and it was stopped",
             )
         elif job.killed == "crashed":
-            out.status, out.problem = "crashed", "the grading sandbox stopped before this notebook finished"
+            out.status, out.problem = (
+                "crashed",
+                "the grading sandbox stopped before this notebook finished",
+            )
         elif os.WIFSIGNALED(status) or (os.WIFEXITED(status) and os.WEXITSTATUS(status) > 128):
             sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status) - 128
             if sig == signal.SIGXCPU:
@@ -830,4 +875,3 @@ def _signame(sig: int) -> str:
         return signal.Signals(sig).name
     except ValueError:
         return str(sig)
-

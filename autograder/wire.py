@@ -51,11 +51,16 @@ def unpack(header: bytes, body: bytes) -> Plain:
             if dt.kind not in "biuf" or dt.hasobject:
                 raise FrameError(f"array of dtype {dt} is not plain data")
             shape = tuple(int(s) for s in shape)
-            if any(s < 0 for s in shape) or int(np.prod(shape, dtype=np.int64)) * dt.itemsize != nbytes:
+            if (
+                any(s < 0 for s in shape)
+                or int(np.prod(shape, dtype=np.int64)) * dt.itemsize != nbytes
+            ):
                 raise FrameError("array size does not match its shape")
             if offset < 0 or offset + nbytes > len(body):
                 raise FrameError("array outside the frame")
-            arrays[key] = np.frombuffer(body, dtype=dt, count=nbytes // dt.itemsize, offset=offset).reshape(shape)
+            arrays[key] = np.frombuffer(
+                body, dtype=dt, count=nbytes // dt.itemsize, offset=offset
+            ).reshape(shape)
         return decode(meta["tree"], arrays)
     except FrameError:
         raise
@@ -66,7 +71,9 @@ def unpack(header: bytes, body: bytes) -> Plain:
 class FrameReader:
     """Bytes in, frames out; a frame over the caps raises :class:`FrameError` at once."""
 
-    def __init__(self, max_header: int = MAX_HEADER, max_body: int = MAX_BODY, max_total: int = MAX_BODY) -> None:
+    def __init__(
+        self, max_header: int = MAX_HEADER, max_body: int = MAX_BODY, max_total: int = MAX_BODY
+    ) -> None:
         self.max_header, self.max_body, self.max_total = max_header, max_body, max_total
         self._buf = bytearray()
         self.total = 0

@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 from conftest import CORPUS, ROOT, read_grades, run_grader
 
-from autograder.core import Case, Check, decode, encode, to_plain_output
+from autograder.core import Case, Check, decode, encode, load_assignment, to_plain_output
 from autograder.notebook import NotebookError, find_submissions, read_cells
 
 AID = "a1_convolution"
 SOLUTION = CORPUS / AID / "submitted" / "solution" / AID / f"{AID}.ipynb"
+FULL = load_assignment(AID).max_score
 
 
 def _write(path: Path, *sources: str) -> Path:
@@ -148,7 +149,7 @@ time.sleep(20)
     assert proc.returncode == 0, proc.stderr[-2000:]
     grades = read_grades(tmp_path / "out" / "grades.csv")
     assert not marker.exists(), "a !shell line was executed"
-    assert float(grades["one_cell"]["score"]) == 20, (
+    assert float(grades["one_cell"]["score"]) == FULL, (
         tmp_path / "out" / "one_cell" / "results.json"
     ).read_text()
     assert float(grades["forked_hog"]["score"]) == 0
@@ -167,7 +168,7 @@ def test_grading_a1_never_imports_tensorflow(tmp_path):
         [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=True
     )
     assert out.stdout.strip().endswith("NO-TF")
-    assert float(read_grades(tmp_path / "grades.csv")["a1_convolution"]["score"]) == 20
+    assert float(read_grades(tmp_path / "grades.csv")["a1_convolution"]["score"]) == FULL
 
 
 def test_bad_arguments_exit_nonzero(tmp_path):

@@ -652,7 +652,9 @@ def _model_bytes(model) -> dict:
         with open("build_cnn.keras", "rb") as f:
             data = f.read()
     except Exception as exc:  # noqa: BLE001 - student models may not be savable
-        return {"error": f"build_cnn's model could not be saved ({describe_exception(exc)}): {_SAVE_RULE}"}
+        return {
+            "error": f"build_cnn's model could not be saved ({describe_exception(exc)}): {_SAVE_RULE}"
+        }
     return {"keras_file": np.frombuffer(data, dtype=np.uint8)}
 
 
@@ -744,7 +746,9 @@ def learn_data(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarra
     """A split of the shapes data that ``build_cnn`` is trained and tested on."""
     from cnn_course.data import load_shapes
 
-    x, y = load_shapes(LEARN_TRAIN + LEARN_TEST, size=LEARN_INPUT[0], seed=seed, classes=LEARN_CLASSES)
+    x, y = load_shapes(
+        LEARN_TRAIN + LEARN_TEST, size=LEARN_INPUT[0], seed=seed, classes=LEARN_CLASSES
+    )
     return x[:LEARN_TRAIN], y[:LEARN_TRAIN], x[LEARN_TRAIN:], y[LEARN_TRAIN:]
 
 
