@@ -39,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     g.add_argument(
         "--isolation",
-        choices=["auto", "strict", "best-effort", "none"],
+        choices=["auto", "strict", "none"],
         default="auto",
         help="auto (default): all the kernel isolation this system offers, said in the summary; "
         "strict: refuse to grade without all of it; none: limits and timeouts only (trusted work)",

@@ -486,7 +486,7 @@ class Runner:
     def __init__(
         self, assignment: Assignment, limits: Limits, jobs: int = 1, isolation_mode: str = "auto"
     ) -> None:
-        if isolation_mode not in ("auto", "strict", "best-effort", "none"):
+        if isolation_mode not in ("auto", "strict", "none"):
             raise ValueError(f"unknown isolation mode {isolation_mode!r}")
         self.assignment = assignment
         self.limits = limits
@@ -556,7 +556,7 @@ class Runner:
             raise SandboxError(
                 "strict isolation is not available on this system (missing: "
                 + ", ".join(self.isolation.missing())
-                + "); grade trusted work with --isolation best-effort"
+                + "); --isolation auto grades with what there is"
             )
 
     def _zygote_log(self) -> str:
