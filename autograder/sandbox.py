@@ -412,6 +412,9 @@ def _kill_quietly(pid: int) -> None:
 # --- the grader's side --------------------------------------------------------------------
 
 
+_ZYGOTE_DIED = "the grading sandbox stopped before this notebook finished; grade it again"
+
+
 class SandboxError(RuntimeError):
     """The sandbox cannot be started as asked (for example strict isolation is not available)."""
 
@@ -629,29 +632,37 @@ class Runner:
                 if job.pidfd >= 0:
                     os.close(job.pidfd)
                 on_done(job.key, self._collect(job))
-            if self._zygote.poll() is not None and running:
-                for job in running.values():  # the zygote died: nothing more will be reported
+            if self._zygote.poll() is not None:  # the zygote died: nothing more will start or end
+                for job in running.values():
                     job.killed = job.killed or "crashed"
                     job.status = job.status if job.status is not None else 0
+                    job.eof = True
+                while pending:
+                    key, _cells = pending.popleft()
+                    on_done(key, RunOutcome(status="crashed", problem=_ZYGOTE_DIED))
 
     def _start(self, key: str, cells: list[CodeCell]) -> _Job:
         self._count += 1
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        timed = {c.name for c in self.assignment.checks if c.timing is not None}
         payload = wire.pack(
             {
                 "cells": [[c.index, c.source] for c in cells],
-                "given": {k: v for k, v in self.given.items()},
+                # a timed check's inputs are sent round by round, never in advance
+                "given": {k: v for k, v in self.given.items() if k not in timed},
             }
         )
-        socket.send_fds(
-            self._control,
-            [json.dumps({"kind": "spawn", "job": self._count}).encode()],
-            [theirs.fileno()],
-        )
-        theirs.close()
-        mine.setblocking(False)
         reader = wire.FrameReader(max_body=RESULTS_LIMIT, max_total=RESULTS_LIMIT)
-        return _Job(self._count, key, mine, payload, time.monotonic(), reader)
+        job = _Job(self._count, key, mine, payload, time.monotonic(), reader)
+        mine.setblocking(False)
+        try:
+            request = json.dumps({"kind": "spawn", "job": self._count}).encode()
+            socket.send_fds(self._control, [request], [theirs.fileno()])
+        except OSError:  # the zygote is gone
+            job.killed, job.status, job.eof = "crashed", 0, True
+        finally:
+            theirs.close()
+        return job
 
     def _on_control(self, running: dict[int, _Job]) -> None:
         try:
