@@ -74,7 +74,7 @@ class Batch:
 BATCHES = {
     "a1-root": Batch("a1_convolution", None, 20, 150, 6, (resource.RLIMIT_AS, 6 << 30)),
     "a1-uid12345": Batch("a1_convolution", UNPRIVILEGED_UID, 20, 150, 6, (resource.RLIMIT_AS, 6 << 30)),
-    "a2-root": Batch("a2_keras_cnn", None, 90, 300, 10, (resource.RLIMIT_DATA, 6 << 30)),
+    "a2-root": Batch("a2_keras_cnn", None, 90, 300, 6, (resource.RLIMIT_DATA, 6 << 30)),
 }  # fmt: skip
 A1_BATCHES = ["a1-root", "a1-uid12345"]
 
