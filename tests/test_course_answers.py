@@ -77,6 +77,21 @@ def test_answers_are_committed_without_outputs_and_with_stable_ids():
                 assert c["outputs"] == [] and c["execution_count"] is None, path.name
 
 
+def test_answers_use_no_deprecated_api():
+    """Do the answers avoid what broke other courses after upgrades (tf.compat, Adam(lr=...), output_shape)?"""
+    banned = [
+        r"tf\.compat",
+        r"keras\.layers\.convolutional",
+        r"\blr=",
+        r"\.output_shape\b",
+        r"\.input_shape\b",
+    ]
+    for path in ANSWERS:
+        text = path.read_text(encoding="utf-8")
+        for pattern in banned:
+            assert not re.search(pattern, text), f"{path.name} uses {pattern}"
+
+
 def _bad_fast_uses(source: str) -> list[str]:
     """Uses of FAST other than `A if FAST else B` with numbers (or tuples of numbers) A and B, or a print."""
     import ast
