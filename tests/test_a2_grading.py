@@ -18,7 +18,6 @@ from conftest import (
     run_grader,
 )
 
-from autograder.checks import a2_keras_cnn
 from autograder.core import load_assignment
 from autograder.release import ROOT
 
