@@ -463,40 +463,20 @@ def enter(plan: Plan) -> None:
         _seccomp()
 
 
-def probe(plan_readable: tuple[str, ...] = (), uid: int = 0) -> Isolation:
-    """What :func:`enter` can put in place here, found in a throw-away child."""
-    full = Isolation(True, True, True, landlock_abi(), _ARCH is not None)
+def _try(plan: Plan) -> str | None:
+    """Enter ``plan`` in a throw-away child; ``None`` when it worked, else why not."""
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
-        os.close(r)
-        got = {
-            "namespaces": False,
-            "private_proc": False,
-            "unprivileged": False,
-            "landlock": 0,
-            "seccomp": False,
-        }
-
-        def report() -> None:
-            os.write(w, repr(got).encode())
-
         try:
+            os.close(r)
             devnull = os.open(os.devnull, os.O_RDWR)
             os.dup2(devnull, 2)
-            plan = Plan(plan_readable or ("/usr",), uid or 65534, 1 << 20, full)
             try:
                 enter(plan)
-                got.update(
-                    namespaces=True,
-                    private_proc=True,
-                    unprivileged=True,
-                    landlock=full.landlock_abi,
-                    seccomp=full.seccomp,
-                )
+                os.write(w, b"ok")
             except OSError as exc:
-                got["error"] = str(exc)
-            report()
+                os.write(w, f"error {exc}".encode())
         finally:
             os._exit(0)
     os.close(w)
@@ -505,13 +485,19 @@ def probe(plan_readable: tuple[str, ...] = (), uid: int = 0) -> Isolation:
         data += chunk
     os.close(r)
     os.waitpid(pid, 0)
-    if not data:
-        return NONE
-    import ast
+    return None if data == b"ok" else (data.decode(errors="replace")[6:] or "no answer")
 
-    got = ast.literal_eval(data.decode())
-    if got.get("error"):
-        print(f"isolation probe: {got['error']}", file=sys.stderr)
-    return Isolation(
-        got["namespaces"], got["private_proc"], got["unprivileged"], got["landlock"], got["seccomp"]
-    )
+
+def probe(plan_readable: tuple[str, ...] = (), uid: int = 0) -> Isolation:
+    """What :func:`enter` can put in place here, found in throw-away children: everything,
+    else Landlock and seccomp without namespaces, else nothing."""
+    readable = plan_readable or ("/usr",)
+    full = Isolation(True, True, True, landlock_abi(), _ARCH is not None)
+    why = _try(Plan(readable, uid or 65534, 1 << 20, full))
+    if why is None:
+        return full
+    print(f"isolation probe: {why}", file=sys.stderr)
+    fallback = Isolation(landlock_abi=full.landlock_abi, seccomp=full.seccomp)
+    if (fallback.landlock_abi or fallback.seccomp) and _try(Plan(readable, 0, 0, fallback)) is None:
+        return fallback
+    return NONE
