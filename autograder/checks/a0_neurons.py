@@ -714,13 +714,16 @@ def _observe_train(ns: dict, given):
         runs.append({"seed": int(seed), "cpu": cpu, **(_params(res) if ok else {"error": res})})
         if cpu > CPU_BUDGET or not ok:
             break  # over the budget (or broken): the other seeds are not worth the time
-    ok, init = _call(fn, 0, LR, GIVEN_SEED)
-    ok2, still = _call(fn, LR_EPOCHS, 0.0, GIVEN_SEED)
-    return {
-        "runs": runs,
-        "init": _params(init) if ok else {"error": init},
-        "still": _params(still) if ok2 else {"error": still},
-    }
+    ok, still = _call(fn, LR_EPOCHS, 0.0, GIVEN_SEED)
+    starts = []
+    for seed in given["seeds"]:
+        ok2, init = _call(fn, 0, LR, int(seed))
+        starts.append(_params(init) if ok2 else {"error": init})
+    return {"runs": runs, "starts": starts, "still": _params(still) if ok else {"error": still}}
+
+
+def _floats(got) -> dict[str, np.ndarray]:
+    return {k: np.asarray(v, dtype=np.float64) for k, v in got["value"].items()}
 
 
 def _verify_train(obs, kept) -> tuple[bool, str]:
@@ -738,18 +741,16 @@ def _verify_train(obs, kept) -> tuple[bool, str]:
             return False, f"`{call}` from {which}: {problem}"
         cpu = float(run["cpu"])
         if not cpu <= CPU_BUDGET:
-            return (
-                False,
-                f"`{call}` from {which} took {cpu:.1f} s of CPU time; the budget is {CPU_BUDGET:g} s per call",
+            return False, (
+                f"`{call}` from {which} took {cpu:.1f} s of CPU time; the budget is {CPU_BUDGET:g} s per call"
             )
-        params = {k: np.asarray(v, dtype=np.float64) for k, v in run["value"].items()}
+        params = _floats(run)
         h = params["W1"].shape[-1] if params["W1"].ndim == 2 else -1
         shapes = {"W1": (2, h), "b1": (h,), "W2": (h, 2), "b2": (2,)}
         if h < 1 or any(params[k].shape != s for k, s in shapes.items()):
             got = ", ".join(f"{k} {params[k].shape}" for k in KEYS)
-            return (
-                False,
-                f"`{call}` from {which}: parameter shapes {got}; expected W1 (2, H), b1 (H,), W2 (H, 2), b2 (2,)",
+            return False, (
+                f"`{call}` from {which}: parameter shapes {got}; expected W1 (2, H), b1 (H,), W2 (H, 2), b2 (2,)"
             )
         if not all(np.all(np.isfinite(v)) for v in params.values()):
             return (
@@ -762,24 +763,34 @@ def _verify_train(obs, kept) -> tuple[bool, str]:
                 f"`{call}` from {which}: the trained network classifies {int(round(4 * acc))} of the 4 XOR "
                 "inputs right; it must get all four"
             )
-    if len(runs) != len(seeds):
+    if len(runs) != len(seeds) or len(obs["starts"]) != len(seeds):
         raise ValueError("missing runs")
-    for key, what in (
-        ("init", f"train_xor(0, {LR}, 0)"),
-        ("still", f"train_xor({LR_EPOCHS}, 0.0, 0)"),
-    ):
-        problem = _problem(obs[key])
+    labels = [("still", obs["still"], f"train_xor({LR_EPOCHS}, 0.0, 0)")]
+    labels += [
+        (i, start, f"train_xor(0, {LR}, {'0' if i == 0 else 'a hidden seed'})")
+        for i, start in enumerate(obs["starts"])
+    ]
+    for _key, got, label in labels:
+        problem = _problem(got)
         if problem:
-            return False, f"`{what}` {problem}"
-    init, still = obs["init"]["value"], obs["still"]["value"]
+            return False, f"`{label}` {problem}"
+    starts = [_floats(start) for start in obs["starts"]]
+    still = _floats(obs["still"])
     for k in KEYS:
-        a, b = np.asarray(init[k], dtype=np.float64), np.asarray(still[k], dtype=np.float64)
+        a, b = starts[0][k], still[k]
         if a.shape != b.shape or compare_array(b, a, rtol=1e-9) is not None:
             return False, (
                 f"`train_xor({LR_EPOCHS}, 0.0, 0)` changed {k} from its initial value `train_xor(0, {LR}, 0)`: "
-                "use the lr you are given (with lr = 0 the parameters must not move) and draw the initial "
-                "parameters from the seed"
+                "use the lr you are given (with lr = 0 the parameters must not move)"
             )
+    w1s = [start["W1"] for start in starts]
+    if any(
+        a.shape == b.shape and np.array_equal(a, b) for i, a in enumerate(w1s) for b in w1s[i + 1 :]
+    ):
+        return False, (
+            "`train_xor(0, lr, seed)` returns the same W1 for different seeds: draw the initial "
+            "parameters from np.random.default_rng(seed)"
+        )
     return (
         True,
         "`train_xor`: 100% on XOR from the given seed and two hidden seeds, within the CPU budget",
@@ -808,6 +819,7 @@ RULES: dict[str, list[str]] = {
     "train_xor": [
         "returns a dict with keys W1, b1, W2, b2",
         "uses the lr it is given (lr = 0 leaves the parameters unchanged)",
+        "draws the initial parameters from the seed (different seeds, different starts)",
         "at most 2 s of CPU time per call",
     ],
 }
