@@ -1,4 +1,4 @@
-"""Nothing the grader enforces is a surprise (a1 and a2).
+"""Nothing the grader enforces is a surprise (a0, a1 and a2).
 
 Each checks module keeps ``RULES``: for every graded function, the rules besides values that its
 hidden checks enforce (what type to return, which arguments raise, when to floor, which
@@ -27,7 +27,7 @@ from autograder.core import decode, encode, load_assignment
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-AIDS = ("a1_convolution", "a2_keras_cnn")
+AIDS = ("a0_neurons", "a1_convolution", "a2_keras_cnn")
 # Visible cells that train for half a minute: their rules are exercised by the cheaper cells.
 SLOW_VISIBLE = {"build_cnn_learns"}
 
@@ -162,6 +162,99 @@ def {fn}(*args, **kwargs):
 """
 
 BREAKERS: dict[str, dict[tuple[str, str], str]] = {
+    "a0_neurons": {
+        ("neuron", "returns shape (N,) for x of shape (N, D)"): """
+def neuron(x, w, b, activation="step"):
+    return _orig(x, w, b, activation)[:, None]
+""",
+        ("neuron", "the step is 0 at z = 0"): """
+def neuron(x, w, b, activation="step"):
+    z = x @ w + b
+    return (z >= 0).astype(float) if activation == "step" else _orig(x, w, b, activation)
+""",
+        ("gate_weights", "'not' has one input: w of shape (1,)"): """
+def gate_weights(name):
+    return (np.array([-1.0, 0.0]), 0.5) if name == "not" else _orig(name)
+""",
+        ("xor_features", "appends x1*x2 as the third column"): """
+def xor_features(x):
+    return np.c_[x[:, 0] * x[:, 1], x]
+""",
+        ("activation", "leaky_relu uses alpha = 0.01 (Keras's default is 0.2)"): """
+def activation(name, z):
+    z = np.asarray(z, dtype=float)
+    return np.where(z > 0, z, 0.2 * z) if name == "leaky_relu" else _orig(name, z)
+""",
+        ("activation_grad", "ReLU's derivative at 0 is 0"): """
+def activation_grad(name, z):
+    z = np.asarray(z, dtype=float)
+    return (z >= 0).astype(float) if name == "relu" else _orig(name, z)
+""",
+        ("activation_grad", "leaky ReLU's derivative at 0 is alpha = 0.01"): """
+def activation_grad(name, z):
+    z = np.asarray(z, dtype=float)
+    return np.where(z >= 0, 1.0, 0.01) if name == "leaky_relu" else _orig(name, z)
+""",
+        ("softmax", "stable for logits of ±1e3 (no NaN or inf)"): """
+def softmax(z):
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+""",
+        ("softmax", "each row sums to 1"): """
+def softmax(z):
+    e = np.exp(z - z.max())
+    return e / e.sum(axis=0, keepdims=True)
+""",
+        ("cross_entropy", "returns the mean over the batch"): """
+def cross_entropy(probs, y):
+    return -np.log(np.clip(probs[np.arange(len(y)), y], 1e-7, 1))
+""",
+        ("cross_entropy", "clips probabilities below at 1e-7"): """
+def cross_entropy(probs, y):
+    return float(-np.mean(np.log(probs[np.arange(len(y)), y])))
+""",
+        ("mlp_forward", "returns the tuple (probs, cache)"): """
+def mlp_forward(x, params):
+    return _orig(x, params)[0]
+""",
+        ("mlp_backward", "returns a dict with keys W1, b1, W2, b2"): """
+def mlp_backward(cache, y):
+    grads = _orig(cache, y)
+    return [grads[k] for k in ("W1", "b1", "W2", "b2")]
+""",
+        ("mlp_backward", "each gradient has its parameter's shape"): """
+def mlp_backward(cache, y):
+    grads = _orig(cache, y)
+    return {**grads, "W1": grads["W1"].T, "W2": grads["W2"].T}
+""",
+        ("train_xor", "returns a dict with keys W1, b1, W2, b2"): """
+def train_xor(epochs, lr, seed):
+    params = _orig(epochs, lr, seed)
+    return tuple(params[k] for k in ("W1", "b1", "W2", "b2"))
+""",
+        ("train_xor", "uses the lr it is given (lr = 0 leaves the parameters unchanged)"): """
+def train_xor(epochs, lr, seed):
+    return _orig(epochs, 0.5, seed)
+""",
+        (
+            "train_xor",
+            "draws the initial parameters from the seed (different seeds, different starts)",
+        ): """
+def train_xor(epochs, lr, seed):
+    return _orig(epochs, lr, 0)
+""",
+        ("train_xor", "at most 2 s of CPU time per call"): """
+import time as _time
+
+
+def train_xor(epochs, lr, seed):
+    if epochs >= 1000:  # burn CPU past the budget
+        t0 = _time.process_time()
+        while _time.process_time() - t0 < 2.2:
+            pass
+    return _orig(epochs, lr, seed)
+""",
+    },
     "a1_convolution": {
         ("conv_output_size", "returns an int"): AS_FLOAT.format(fn="conv_output_size"),
         ("conv_output_size", "accepts NumPy integers for n and f"): """
