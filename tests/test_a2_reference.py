@@ -187,10 +187,20 @@ def test_recalibration_sets_moving_statistics_to_the_data():
     assert bn.momentum == 0.99
 
 
-def test_learning_split_is_balanced_and_disjoint():
-    """Are the hidden train and test splits balanced over the four classes and different images?"""
-    x_train, y_train, x_test, y_test = a2.learn_data()
+@pytest.mark.parametrize("seed", [0, 2**62 - 1])
+def test_learning_split_is_balanced_and_disjoint(seed):
+    """Are the train and test splits the grader draws balanced over the four classes and
+    different images?"""
+    x_train, y_train, x_test, y_test = a2.learn_data(seed)
     assert x_train.shape == (a2.LEARN_TRAIN, *a2.LEARN_INPUT)
     assert x_test.shape == (a2.LEARN_TEST, *a2.LEARN_INPUT)
     assert np.bincount(y_test).min() >= a2.LEARN_TEST // 4 - 40
     assert not np.any(np.all(x_train[:50, None] == x_test[None, :50], axis=(2, 3, 4)))
+
+
+def test_learning_splits_differ_between_runs():
+    """Does each grading run draw other images (so no run's labels can be learnt in advance)?"""
+    given_a, kept_a = a2._learn_fresh(np.random.default_rng(1))
+    given_b, kept_b = a2._learn_fresh(np.random.default_rng(2))
+    assert not np.array_equal(given_a["x_train"], given_b["x_train"])
+    assert "y_test" not in given_a and "y_test" in kept_a
