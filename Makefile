@@ -55,16 +55,17 @@ grade: setup
 bench: setup
 	$(BIN)/python bench/grading.py a1_convolution
 	$(BIN)/python bench/grading.py a2_keras_cnn
+	$(BIN)/python bench/isolation.py
 
 format: setup
 ifeq ($(CI),true)
 	$(BIN)/ruff format --check cnn_course autograder tests bench
 	$(BIN)/ruff check cnn_course autograder tests bench
-	$(BIN)/nbstripout --verify course/*.ipynb solutions/*/*.ipynb assignments/*/*.ipynb
+	$(BIN)/nbstripout --verify course/*.ipynb course/answers/*.ipynb solutions/*/*.ipynb assignments/*/*.ipynb
 else
 	$(BIN)/ruff format cnn_course autograder tests bench
 	$(BIN)/ruff check --fix cnn_course autograder tests bench
-	$(BIN)/nbstripout course/*.ipynb solutions/*/*.ipynb assignments/*/*.ipynb
+	$(BIN)/nbstripout course/*.ipynb course/answers/*.ipynb solutions/*/*.ipynb assignments/*/*.ipynb
 endif
 
 clean:

@@ -10,6 +10,7 @@ both in the student's kernel after a round trip through the same encoding.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import inspect
 import io
@@ -177,6 +178,11 @@ def describe_exception(exc: BaseException) -> str:
         )
     if isinstance(exc, RecursionError):
         return "RecursionError: maximum recursion depth exceeded"
+    if isinstance(exc, BlockingIOError) and exc.errno == errno.EAGAIN:
+        return (
+            f"{name}: could not start a process or thread: the notebook started too many "
+            "processes (the grader's sandbox limits them)"
+        )
     text = text[:300]
     return f"{name}: {text}" if text else name
 

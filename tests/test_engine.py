@@ -188,4 +188,6 @@ def test_too_many_processes_are_stopped(tmp_path):
     proc = run_grader(AID, [nb], tmp_path / "out", "--timeout", "40")
     assert proc.returncode == 0, proc.stderr[-2000:]
     feedback = (tmp_path / "out" / "spawner" / "feedback.html").read_text()
-    assert "started more than 64 processes" in feedback
+    # the kernel refuses the processes past the limit (the cell says so), or the watchdog stops
+    # the notebook when it sees too many: either way the notebook is stopped and told why
+    assert "started too many processes" in feedback or "started more than 64 processes" in feedback

@@ -15,7 +15,11 @@ import pytest
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted(ROOT.glob("course/*.ipynb")) + sorted(ROOT.glob("solutions/*/*.ipynb"))
+NOTEBOOKS = (
+    sorted(ROOT.glob("course/*.ipynb"))
+    + sorted(ROOT.glob("course/answers/*.ipynb"))
+    + sorted(ROOT.glob("solutions/*/*.ipynb"))
+)
 CELL_TIMEOUT = 1800  # seconds for one cell; full-mode training cells take minutes on a laptop
 
 
@@ -52,7 +56,8 @@ def test_notebook_runs_in_full_mode(path, tmp_path):
 
 
 def test_full_mode_notebooks_are_found():
-    """Does `make test-full` cover the lectures and the solution notebooks?"""
+    """Does `make test-full` cover the lectures, their answers and the solution notebooks?"""
     names = {p.relative_to(ROOT).parts[0] for p in NOTEBOOKS}
     assert names == {"course", "solutions"}
+    assert any(p.parent.name == "answers" for p in NOTEBOOKS)
     assert len([p for p in NOTEBOOKS if p.parts[-3] == "solutions"]) >= 2
