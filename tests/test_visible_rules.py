@@ -420,6 +420,27 @@ def build_lenet(input_shape=(32, 32, 1), num_classes=10):
 def build_cnn(input_shape=(32, 32, 3), num_classes=10):
     return _cnn(input_shape, num_classes, dense=128)  # Flatten -> Dense(128): about 530,000
 """,
+        (
+            "build_cnn",
+            "a model Keras can save and reload in safe mode (Sequential or functional, no subclass, no Lambda)",
+        ): """
+class _OwnCNN(keras.Model):  # a subclass: Keras cannot load it without this class
+    def __init__(self, input_shape=(32, 32, 3), num_classes=10, **kwargs):
+        super().__init__(**kwargs)
+        self.net = _cnn(input_shape, num_classes)
+
+    def call(self, x, training=False):
+        return self.net(x, training=training)
+
+    def compute_output_shape(self, input_shape):
+        return self.net.compute_output_shape(input_shape)
+
+
+def build_cnn(input_shape=(32, 32, 3), num_classes=10):
+    model = _OwnCNN(input_shape, num_classes)
+    model(np.zeros((1, *input_shape), "float32"))
+    return model
+""",
         ("build_cnn", "has a BatchNormalization layer"): """
 def build_cnn(input_shape=(32, 32, 3), num_classes=10):
     return _cnn(input_shape, num_classes, bn=False)

@@ -863,6 +863,7 @@ RULES: dict[str, list[str]] = {
         "softmax output of shape (None, num_classes)",
         "honours input_shape",
         "honours num_classes",
+        "a model Keras can save and reload in safe mode (Sequential or functional, no subclass, no Lambda)",
     ],
 }
 
