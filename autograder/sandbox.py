@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from autograder import isolation, wire
-from autograder.core import Assignment, Case, call_case, describe_exception
+from autograder.core import Assignment, describe_exception
 from autograder.notebook import CodeCell
 
 GiB = 1024**3
@@ -296,7 +296,7 @@ def _serve_timing(check, index: int, namespace: dict, sock: socket.socket) -> No
     for _ in range(check.timing.rounds):
         wire.send(sock, {"kind": "ready", "check": index})
         msg = wire.recv(sock)
-        out = call_case(fn, Case(tuple(msg["args"])), check.returns)
+        out = check.timing.call(fn, tuple(msg["args"]), check.returns)
         wire.send(sock, {"kind": "result", "check": index, "value": out})
 
 

@@ -145,9 +145,52 @@ def test_hidden_seeds_are_fresh_per_run():
     check = load_assignment(AID).check("train_xor")
     import numpy as np
 
-    runs = [check.fresh(np.random.default_rng(i))[0]["seeds"] for i in range(3)]
+    made = [check.fresh(np.random.default_rng(i)) for i in range(3)]
+    runs = [kept["seeds"] for _given, kept in made]
     assert all(r[0] == 0 and len(r) == 3 for r in runs)
     assert len({tuple(r[1:]) for r in runs}) == 3
+    # the trainings the grader times are the kept seeds, each sent only in its own round
+    for given, kept in made:
+        assert [args[2] for args in given["rounds"][:3]] == kept["seeds"]
+
+
+def test_a_patched_clock_does_not_beat_the_time_budget(tmp_path):
+    """Does a slow train_xor lose its points even when the notebook freezes every clock it has?
+    (The grader times each call from outside the sandbox.)"""
+    import nbformat
+
+    nb = nbformat.read(SOLUTION, as_version=4)
+    nb.cells.append(
+        nbformat.v4.new_code_cell(
+            """
+import time
+_frozen = time.perf_counter()
+time.perf_counter = time.process_time = time.monotonic = time.time = lambda: _frozen
+_fast = train_xor
+
+
+def train_xor(epochs, lr, seed):
+    if epochs >= 1000:
+        end = _real() + 2.5
+        while _real() < end:
+            pass
+    return _fast(epochs, lr, seed)
+
+
+import os
+_real = lambda: os.times().elapsed
+"""
+        )
+    )
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    nbformat.write(nb, folder / "slow.ipynb")
+    proc = run_grader(AID, [folder], tmp_path / "out", "--timeout", "60")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    row = read_grades(tmp_path / "out" / "grades.csv")["slow"]
+    assert float(row["train_xor"]) == 0
+    assert float(row["score"]) == 22 - 3
+    assert "timed by the grader" in feedback_text(tmp_path / "out", "slow")
 
 
 def test_grading_a0_never_imports_tensorflow(tmp_path):

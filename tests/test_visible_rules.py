@@ -243,7 +243,7 @@ def train_xor(epochs, lr, seed):
 def train_xor(epochs, lr, seed):
     return _orig(epochs, lr, 0)
 """,
-        ("train_xor", "at most 2 s of CPU time per call"): """
+        ("train_xor", "at most 2 s per call, timed by the grader"): """
 import time as _time
 
 
