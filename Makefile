@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-ASSIGNMENTS := a1_convolution a2_keras_cnn
+ASSIGNMENTS := a0_neurons a1_convolution a2_keras_cnn
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 # Test files run on this many pytest-xdist workers (a file stays on one worker: its fixtures are shared).
 TEST_WORKERS ?= $(JOBS)
@@ -31,6 +31,7 @@ $(STAMP): pyproject.toml
 
 demo: setup
 	$(BIN)/python -m autograder.release $(ASSIGNMENTS)
+	$(BIN)/autograder grade a0_neurons tests/submissions/a0_neurons/submitted --out grades/demo/a0_neurons --jobs $(JOBS) --timeout 20
 	$(BIN)/autograder grade a1_convolution tests/submissions/a1_convolution/submitted --out grades/demo/a1_convolution --jobs $(JOBS) --timeout 20
 	$(BIN)/autograder grade a2_keras_cnn tests/submissions/a2_keras_cnn/submitted --out grades/demo/a2_keras_cnn --jobs $(JOBS) --timeout 120
 	@echo "Feedback for each student: grades/demo/<assignment>/<student>/feedback.html"
@@ -53,6 +54,7 @@ grade: setup
 	$(BIN)/autograder grade $(AID) $(SUBMISSIONS) --out $(OUT) --jobs $(JOBS)
 
 bench: setup
+	$(BIN)/python bench/grading.py a0_neurons
 	$(BIN)/python bench/grading.py a1_convolution
 	$(BIN)/python bench/grading.py a2_keras_cnn
 	$(BIN)/python bench/isolation.py
