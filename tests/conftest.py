@@ -150,3 +150,10 @@ def feedback_leaks(out: Path, students, extra: tuple[str, ...] = ()) -> list[tup
         for marker in markers
         if marker in (out / student / "feedback.html").read_text()
     ]
+
+
+def stdout_of(cell) -> str:
+    """All the text a code cell printed: a kernel may deliver one print in several stream messages."""
+    return "".join(
+        o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream"
+    ).strip()

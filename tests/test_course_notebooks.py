@@ -5,6 +5,7 @@ import pathlib
 import sys
 
 import pytest
+from conftest import stdout_of
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((REPO / "course").glob("*.ipynb"))
@@ -108,7 +109,7 @@ def test_kernel_is_this_interpreter(tmp_path):
         nb, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
     ).execute()
     assert probe.exists()
-    assert nb.cells[0].outputs[0]["text"].strip() == sys.prefix
+    assert stdout_of(nb.cells[0]) == sys.prefix
 
 
 @pytest.mark.slow
@@ -121,7 +122,7 @@ def test_notebook_runs_in_fast_mode(path, tmp_path):
         if ".git" not in p.parts and ".venv" not in p.parts and "__pycache__" not in p.parts
     }
     nb = _run(path, tmp_path, source="from cnn_course import fast_mode\nprint('FAST', fast_mode())")
-    assert nb.cells[-1].outputs[0]["text"].strip() == "FAST True"
+    assert stdout_of(nb.cells[-1]) == "FAST True"
     after = {
         p
         for p in REPO.rglob("*")
@@ -144,7 +145,7 @@ def test_solution_runs_in_fast_mode(path, tmp_path):
         tmp_path,
         source="from cnn_course import grading_mode\nprint('GRADING', grading_mode())",
     )
-    assert nb.cells[-1].outputs[0]["text"].strip() == "GRADING False"
+    assert stdout_of(nb.cells[-1]) == "GRADING False"
     graded = [
         c for c in nb.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")
     ]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import stdout_of
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,7 +53,7 @@ def test_notebook_runs_in_full_mode(path, tmp_path):
         resources={"metadata": {"path": str(tmp_path)}},
     )
     client.execute(env=full_mode_env())  # raises CellExecutionError on the first failing cell
-    assert nb.cells[-1].outputs[0]["text"].strip() == "FAST False"
+    assert stdout_of(nb.cells[-1]) == "FAST False"
 
 
 def test_full_mode_notebooks_are_found():
