@@ -73,17 +73,8 @@ class Timing:
         """One round's call, as both harnesses make it: plain data, never raises."""
         if self.convert is None:
             return call_case(fn, Case(tuple(args)), returns)
-        try:
-            with (
-                warnings.catch_warnings(),
-                redirect_stdout(io.StringIO()),
-                redirect_stderr(io.StringIO()),
-            ):
-                warnings.simplefilter("ignore")
-                out = fn(*args)
-        except BaseException as exc:  # noqa: BLE001 - student code may raise anything
-            return {"error": describe_exception(exc)}
-        return self.convert(out)
+        ok, out = call_quietly(fn, *args)
+        return self.convert(out) if ok else {"error": out}
 
 
 def time_rounds(fn: Callable, rounds: list, timing: Timing, returns: str) -> Plain:
@@ -216,6 +207,22 @@ def describe_exception(exc: BaseException) -> str:
         )
     text = text[:300]
     return f"{name}: {text}" if text else name
+
+
+def call_quietly(fn: Callable, *args) -> tuple[bool, Any]:
+    """``(True, out)`` or ``(False, message)``: the student's function on copies of the
+    arguments, its output and warnings swallowed, never raises."""
+    args = tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)
+    try:
+        with (
+            warnings.catch_warnings(),
+            redirect_stdout(io.StringIO()),
+            redirect_stderr(io.StringIO()),
+        ):
+            warnings.simplefilter("ignore")
+            return True, fn(*args)
+    except BaseException as exc:  # noqa: BLE001 - student code may raise anything
+        return False, describe_exception(exc)
 
 
 def call_case(fn: Callable, case: Case, returns: str) -> Plain:

@@ -11,9 +11,6 @@ the values.
 
 from __future__ import annotations
 
-import io
-import warnings
-from contextlib import redirect_stderr, redirect_stdout
 from functools import cache
 
 import numpy as np
@@ -23,8 +20,8 @@ from autograder.core import (
     Case,
     Check,
     Timing,
+    call_quietly,
     compare_array,
-    describe_exception,
     time_rounds,
     to_plain_output,
 )
@@ -60,21 +57,6 @@ def _label(**kw) -> str:
         else:
             parts.append(f"{k}={v!r}")
     return ", ".join(parts)
-
-
-def _call(fn, *args):
-    """``(True, out)`` or ``(False, message)``: student code, output and warnings swallowed."""
-    args = tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)
-    try:
-        with (
-            warnings.catch_warnings(),
-            redirect_stdout(io.StringIO()),
-            redirect_stderr(io.StringIO()),
-        ):
-            warnings.simplefilter("ignore")
-            return True, fn(*args)
-    except BaseException as exc:  # noqa: BLE001 - student code may raise anything
-        return False, describe_exception(exc)
 
 
 def _arrays(out, n: int) -> dict:
@@ -186,7 +168,7 @@ def _observe_gates(ns: dict):
     fn = ns["gate_weights"]
     out = {}
     for name in ("and", "or", "not"):
-        ok, res = _call(fn, name)
+        ok, res = call_quietly(fn, name)
         out[name] = _arrays(res, 2) if ok else {"error": res}
     return out
 
@@ -259,7 +241,7 @@ SINGLE_LINE = "one step neuron on (x1, x2) alone draws a single line, and no lin
 
 
 def _observe_one_neuron(ns: dict):
-    ok, res = _call(ns["xor_weights_one_neuron"])
+    ok, res = call_quietly(ns["xor_weights_one_neuron"])
     return _arrays(res, 2) if ok else {"error": res}
 
 
@@ -291,7 +273,7 @@ def _verify_one_neuron(obs) -> tuple[bool, str]:
 
 
 def _observe_two_layer(ns: dict):
-    ok, res = _call(ns["xor_two_layer"])
+    ok, res = call_quietly(ns["xor_two_layer"])
     return _arrays(res, 4) if ok else {"error": res}
 
 
@@ -567,7 +549,7 @@ def _observe_forward(ns: dict):
     fn = ns["mlp_forward"]
     out = []
     for x, _y, params, _ in _net_cases():
-        ok, res = _call(fn, x, _copy_params(params))
+        ok, res = call_quietly(fn, x, _copy_params(params))
         if not ok:
             out.append({"error": res})
         elif not isinstance(res, tuple) or len(res) != 2:
@@ -615,7 +597,7 @@ def _observe_backward(ns: dict):
         }
     out = []
     for x, y, params, _ in _net_cases():
-        ok, res = _call(forward, x, _copy_params(params))
+        ok, res = call_quietly(forward, x, _copy_params(params))
         if not ok or not isinstance(res, tuple) or len(res) != 2:
             out.append(
                 {
@@ -623,7 +605,7 @@ def _observe_backward(ns: dict):
                 }
             )
             continue
-        ok, grads = _call(backward, res[1], y.copy())
+        ok, grads = call_quietly(backward, res[1], y.copy())
         out.append(_params(grads) if ok else {"error": grads})
     return {"cases": out}
 
