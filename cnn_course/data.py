@@ -7,11 +7,20 @@ import numpy as np
 __all__ = [
     "DEFAULT_SHAPES",
     "SHAPE_CLASSES",
+    "SHORTCUT_CLASSES",
+    "SHORTCUT_CUES",
+    "SOURCE_CLASSES",
+    "TEXTURES",
+    "TEXTURE_KINDS",
     "load_cifar10",
     "load_digits",
     "load_mnist",
     "load_photo",
     "load_shapes",
+    "load_shortcut",
+    "load_source_task",
+    "load_texture",
+    "shortcut_test_sets",
     "train_test_split",
 ]
 
@@ -44,6 +53,47 @@ def load_photo(name: str = "camera", gray: bool = True, size: int | None = None)
         shape = (round(img.shape[0] * scale), round(img.shape[1] * scale)) + img.shape[2:]
         img = skimage.transform.resize(img, shape, anti_aliasing=True).astype(np.float32)
     return img
+
+
+TEXTURES: tuple[str, ...] = (
+    "brick",
+    "grass",
+    "gravel",
+    "immunohistochemistry",
+    "hubble_deep_field",
+)
+"""Texture images bundled with scikit-image (the first three are grey); ``load_texture`` also takes photo names."""
+
+
+def load_texture(name: str = "brick", size: int = 128) -> np.ndarray:
+    """A texture or photo bundled with scikit-image as a square RGB image: ``(size, size, 3)`` float32 in [0, 1].
+
+    ``name`` is one of ``TEXTURES`` (``"brick"``, ``"grass"``, ``"gravel"``: grey
+    textures, repeated over the three channels; ``"immunohistochemistry"``,
+    ``"hubble_deep_field"``: colour) or of the photos of ``load_photo``. The
+    central square of the image is resized to ``size x size`` (with
+    anti-aliasing): style images for style transfer, textures for filter demos.
+    Works offline (the files ship with scikit-image).
+    """
+    import skimage.data
+    import skimage.transform
+
+    if name in _PHOTOS:
+        img = load_photo(name, gray=False)
+    elif name in TEXTURES:
+        img = np.asarray(getattr(skimage.data, name)(), dtype=np.float32) / 255.0
+        if img.ndim == 2:
+            img = np.repeat(img[..., None], 3, axis=-1)
+        img = img[..., :3]
+    else:
+        choices = ", ".join(TEXTURES + _PHOTOS)
+        raise ValueError(f"unknown texture {name!r}; choose one of {choices}")
+    h, w = img.shape[:2]
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    img = img[top : top + side, left : left + side]  # (side, side, 3)
+    img = skimage.transform.resize(img, (size, size, 3), anti_aliasing=True)
+    return np.clip(img, 0.0, 1.0).astype(np.float32)
 
 
 # --------------------------------------------------------------------------- digits
@@ -133,6 +183,36 @@ def _shape_mask(name: str, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     raise ValueError(f"unknown shape {name!r}; choose from {', '.join(SHAPE_CLASSES)}")
 
 
+def _shape_masks(
+    rng: np.random.Generator, y: np.ndarray, names: list[str], size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Masks ``(n, size, size)`` of shapes ``names[y]`` with random radius, position and rotation.
+
+    Also returns the centres ``(n, 2)`` as ``(x, y)`` pixel coordinates. Every shape
+    lies within its radius of its centre, and the centre stays a radius away from
+    the edges, so the image corners are always background.
+    """
+    n = len(y)
+    # Per-image geometry, in pixels: radius, centre (kept inside the frame), rotation.
+    radius = rng.uniform(0.22, 0.42, n) * size
+    cx = rng.uniform(radius, size - radius)
+    cy = rng.uniform(radius, size - radius)
+    theta = rng.uniform(0, 2 * np.pi, n)
+    grid = np.arange(size, dtype=np.float32) + 0.5
+    dx = grid[None, None, :] - cx[:, None, None].astype(np.float32)  # (n, 1, W)
+    dy = grid[None, :, None] - cy[:, None, None].astype(np.float32)  # (n, H, 1)
+    c, s = np.cos(theta)[:, None, None], np.sin(theta)[:, None, None]
+    r = radius[:, None, None]
+    u = ((c * dx + s * dy) / r).astype(np.float32)  # (n, H, W) shape-local coordinates
+    v = ((-s * dx + c * dy) / r).astype(np.float32)
+
+    mask = np.zeros((n, size, size), dtype=bool)
+    for k, name in enumerate(names):
+        idx = np.flatnonzero(y == k)
+        mask[idx] = _shape_mask(name, u[idx], v[idx])
+    return mask, np.stack([cx, cy], axis=1)
+
+
 def load_shapes(
     n: int = 3000,
     size: int = 32,
@@ -164,23 +244,7 @@ def load_shapes(
     rng = np.random.default_rng(seed)
     y = rng.permutation(np.arange(n) % len(names)).astype(np.int64)
 
-    # Per-image geometry, in pixels: radius, centre (kept inside the frame), rotation.
-    radius = rng.uniform(0.22, 0.42, n) * size
-    cx = rng.uniform(radius, size - radius)
-    cy = rng.uniform(radius, size - radius)
-    theta = rng.uniform(0, 2 * np.pi, n)
-    grid = np.arange(size, dtype=np.float32) + 0.5
-    dx = grid[None, None, :] - cx[:, None, None].astype(np.float32)  # (n, 1, W)
-    dy = grid[None, :, None] - cy[:, None, None].astype(np.float32)  # (n, H, 1)
-    c, s = np.cos(theta)[:, None, None], np.sin(theta)[:, None, None]
-    r = radius[:, None, None]
-    u = ((c * dx + s * dy) / r).astype(np.float32)  # (n, H, W) shape-local coordinates
-    v = ((-s * dx + c * dy) / r).astype(np.float32)
-
-    mask = np.zeros((n, size, size), dtype=bool)
-    for k, name in enumerate(names):
-        idx = np.flatnonzero(y == k)
-        mask[idx] = _shape_mask(name, u[idx], v[idx])
+    mask, _ = _shape_masks(rng, y, names, size)  # (n, H, W) bool
 
     # Colours: background and shape differ in brightness by at least 0.35, either way round.
     bg_level = rng.uniform(0.0, 0.45, n)
@@ -196,6 +260,232 @@ def load_shapes(
     if noise > 0:
         x += rng.normal(0.0, noise, x.shape).astype(np.float32)
     return np.clip(x, 0.0, 1.0, out=x), y
+
+
+# --------------------------------------------------------------------------- source task
+
+TEXTURE_KINDS: tuple[str, ...] = ("stripes", "checks", "dots", "waves")
+"""Procedural textures: classes of the source task, and fills/backgrounds of its shapes."""
+
+SOURCE_CLASSES: tuple[str, ...] = SHAPE_CLASSES + TEXTURE_KINDS
+"""The 14 classes of ``load_source_task``: the 10 shapes of ``SHAPE_CLASSES``, then 4 textures."""
+
+
+def _pattern(kind: str, rng: np.random.Generator, n: int, size: int) -> np.ndarray:
+    """``n`` random two-level patterns of one kind, ``(n, size, size)`` float32 in [0, 1].
+
+    Period 3-8 pixels, random orientation and phase. ``"noise"`` (per-pixel speckle)
+    is used only as a fill, never as a class.
+    """
+    period = rng.uniform(3.0, 8.0, n).astype(np.float32)[:, None, None]
+    angle = rng.uniform(0, np.pi, n).astype(np.float32)[:, None, None]
+    phase = rng.uniform(0, 1, (2, n)).astype(np.float32)[:, :, None, None]
+    grid = np.arange(size, dtype=np.float32) + 0.5
+    gx, gy = grid[None, None, :], grid[None, :, None]
+    t1 = (np.cos(angle) * gx + np.sin(angle) * gy) / period + phase[0]  # (n, H, W)
+    t2 = (-np.sin(angle) * gx + np.cos(angle) * gy) / period + phase[1]
+    if kind == "stripes":
+        p = (t1 % 1.0) < 0.5
+    elif kind == "checks":
+        p = (np.floor(t1) + np.floor(t2)) % 2 == 0
+    elif kind == "dots":
+        radius = rng.uniform(0.2, 0.35, n).astype(np.float32)[:, None, None]
+        p = np.hypot(t1 % 1.0 - 0.5, t2 % 1.0 - 0.5) < radius
+    elif kind == "waves":  # stripes bent by a sine across them
+        amp = rng.uniform(0.3, 0.6, n).astype(np.float32)[:, None, None]
+        p = ((t1 + amp * np.sin(2 * np.pi * t2 / 3.0)) % 1.0) < 0.5
+    elif kind == "noise":
+        p = rng.random((n, size, size)) < 0.5
+    else:
+        raise ValueError(f"unknown pattern {kind!r}")
+    return p.astype(np.float32)
+
+
+def _two_colours(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Random RGB pairs ``(a, b)``, each ``(n, 3)``, whose brightness differs by 0.35-0.55, either way round."""
+    level_a = rng.uniform(0.0, 0.45, n)
+    level_b = level_a + rng.uniform(0.35, 0.55, n)
+    flip = rng.random(n) < 0.5
+    level_a, level_b = np.where(flip, 1 - level_a, level_a), np.where(flip, 1 - level_b, level_b)
+    a = np.clip(level_a[:, None] + rng.uniform(-0.15, 0.15, (n, 3)), 0, 1)
+    b = np.clip(level_b[:, None] + rng.uniform(-0.25, 0.25, (n, 3)), 0, 1)
+    return a.astype(np.float32), b.astype(np.float32)
+
+
+def _textured(rng: np.random.Generator, colour: np.ndarray, size: int, share: float) -> np.ndarray:
+    """Flat colours ``(n, 3)`` made into ``(n, size, size, 3)`` images, a share of them textured.
+
+    A textured image adds a random pattern (stripes, checks, dots, waves or noise)
+    of amplitude 0.1-0.25, so it stays closer to its own colour than to the other
+    region's (which differs by at least 0.35 in brightness).
+    """
+    n = len(colour)
+    kinds = TEXTURE_KINDS + ("noise",)
+    kind = rng.integers(0, len(kinds), n)
+    on = rng.random(n) < share
+    amp = rng.uniform(0.1, 0.25, n).astype(np.float32)
+    img = np.broadcast_to(colour[:, None, None, :], (n, size, size, 3)).copy()
+    for k, name in enumerate(kinds):
+        idx = np.flatnonzero(on & (kind == k))
+        p = _pattern(name, rng, len(idx), size)  # (m, H, W)
+        img[idx] += (amp[idx, None, None] * (p - 0.5))[..., None]
+    return img
+
+
+def load_source_task(
+    n: int = 20000, seed: int = 0, size: int = 32
+) -> tuple[np.ndarray, np.ndarray]:
+    """The pretraining task of ``cnn_course.models.pretrained_base``: ``x`` (n, size, size, 3) float32 in [0, 1], ``y`` int64.
+
+    14 classes, ``SOURCE_CLASSES``: the 10 shapes of ``SHAPE_CLASSES`` (drawn as in
+    ``load_shapes``: random position, size, rotation and colours, the shape and the
+    background differing by at least 0.35 in brightness), each region flat or,
+    with probability 1/2, overlaid with a faint random texture (stripes, checks,
+    dots, waves or speckle); then 4 texture classes (``"stripes"``, ``"checks"``,
+    ``"dots"``, ``"waves"``) filling the whole image in two contrasting colours,
+    with random period (3-8 pixels), orientation and phase. Gaussian pixel noise of
+    std 0.05 on everything. So a network that solves it needs edges, colours,
+    corners and textures: useful first-layer filters for later lectures.
+
+    Seeded (the same ``seed`` gives the same images), class-balanced (counts differ
+    by at most one) and vectorised: 10,000 images at 32x32 take 2-4 s.
+    """
+    rng = np.random.default_rng(seed)
+    n_shape = len(SHAPE_CLASSES)
+    y = rng.permutation(np.arange(n) % len(SOURCE_CLASSES)).astype(np.int64)
+    x = np.empty((n, size, size, 3), dtype=np.float32)
+
+    is_shape = y < n_shape
+    shape_idx = np.flatnonzero(is_shape)
+    if len(shape_idx):
+        names = [SHAPE_CLASSES[k] for k in range(n_shape)]
+        mask, _ = _shape_masks(rng, y[shape_idx], names, size)  # (m, H, W)
+        fg, bg = _two_colours(rng, len(shape_idx))
+        fg_img = _textured(rng, fg, size, share=0.5)
+        bg_img = _textured(rng, bg, size, share=0.5)
+        x[shape_idx] = np.where(mask[..., None], fg_img, bg_img)
+
+    tex_idx = np.flatnonzero(~is_shape)
+    if len(tex_idx):
+        a, b = _two_colours(rng, len(tex_idx))
+        for k, name in enumerate(TEXTURE_KINDS):
+            sel = y[tex_idx] == n_shape + k
+            p = _pattern(name, rng, int(sel.sum()), size)[..., None]  # (m, H, W, 1)
+            x[tex_idx[sel]] = a[sel, None, None, :] * (1 - p) + b[sel, None, None, :] * p
+
+    x += 0.05 * rng.standard_normal(x.shape, dtype=np.float32)
+    return np.clip(x, 0.0, 1.0, out=x), y
+
+
+# --------------------------------------------------------------------------- shortcut learning
+
+SHORTCUT_CLASSES: tuple[str, ...] = ("circle", "square")
+"""The two classes of ``load_shortcut``: label 0 is a circle, label 1 a square."""
+
+SHORTCUT_CUES: tuple[str, ...] = ("marker", "background")
+
+
+def _agreeing(rng: np.random.Generator, y: np.ndarray, aligned: float) -> np.ndarray:
+    """A bool mask choosing, in each class, exactly ``round(aligned * count)`` images at random."""
+    key = rng.random(len(y))  # drawn whatever ``aligned`` is, so the rest of the stream is shared
+    agree = np.zeros(len(y), dtype=bool)
+    for k in np.unique(y):
+        idx = np.flatnonzero(y == k)
+        agree[idx[np.argsort(key[idx])[: round(aligned * len(idx))]]] = True
+    return agree
+
+
+def load_shortcut(
+    cue: str = "marker",
+    n: int = 2000,
+    aligned: float | None = 0.95,
+    seed: int = 0,
+    size: int = 32,
+    return_cue: bool = False,
+) -> tuple[np.ndarray, ...]:
+    """A two-class task with a spurious cue: ``x`` (n, size, size, 3) float32 in [0, 1], ``y`` int64.
+
+    The classes are ``SHORTCUT_CLASSES``: a dark circle (label 0) or a dark square
+    (label 1) of random size, position, rotation and shade, as in ``load_shapes``.
+    Telling them apart takes a small CNN several epochs. Each image also carries
+    a cue that points to one class, which is much easier to see:
+
+    - ``cue="marker"`` (the tanks story): on a light plain background, a small
+      pencil-like cross (a 5x5 dark "x", 1 pixel wide) in the corner farthest from
+      the shape (it never touches the shape) means label 1; no cross means label 0.
+    - ``cue="background"`` (the huskies-on-snow story): the background is "snow"
+      (bright, bluish white) for label 0 and "grass" (green) for label 1, both
+      speckled.
+
+    ``aligned`` is the fraction of images whose cue agrees with their label,
+    exactly ``round(aligned * count)`` images of each class: 1.0 gives an aligned
+    test set, 0.0 a swapped one (crosses on circles, squares on snow) and
+    ``None`` removes the cue (no cross; a neutral grey background). For one
+    ``seed`` the shapes, their colours and the noise do not depend on ``aligned``,
+    so the three versions are the same images but for the cue (see
+    ``shortcut_test_sets``). Classes are balanced (counts differ by at most one).
+    With ``return_cue=True`` it also returns ``cue_label`` (n,) int64: the class
+    the cue points to, or -1 where the cue is removed.
+
+    SHORTCUT_NUMBERS_PLACEHOLDER
+    """
+    if cue not in SHORTCUT_CUES:
+        raise ValueError(f"unknown cue {cue!r}; choose one of {', '.join(SHORTCUT_CUES)}")
+    if aligned is not None and not 0.0 <= aligned <= 1.0:
+        raise ValueError("aligned must be in [0, 1], or None to remove the cue")
+    rng = np.random.default_rng(seed)
+    y = rng.permutation(np.arange(n) % 2).astype(np.int64)
+    agree = _agreeing(rng, y, 0.0 if aligned is None else aligned)
+    cue_label = np.where(agree, y, 1 - y) if aligned is not None else np.full(n, -1)
+    mask, centre = _shape_masks(rng, y, list(SHORTCUT_CLASSES), size)  # (n, H, W), (n, 2)
+
+    # Every random draw below happens whatever the cue is set to.
+    shape_rgb = rng.uniform(0.0, 0.3, n)[:, None] + rng.uniform(-0.08, 0.08, (n, 3))
+    paper = rng.uniform(0.65, 0.95, n)[:, None] + rng.uniform(-0.05, 0.05, (n, 3))
+    pencil = rng.uniform(0.1, 0.3, n)
+    snow = rng.uniform(0.85, 0.95, n)[:, None] + np.array([-0.04, 0.0, 0.04])
+    grass = np.stack(
+        [rng.uniform(0.2, 0.35, n), rng.uniform(0.5, 0.65, n), rng.uniform(0.1, 0.25, n)], axis=1
+    )
+    grey = rng.uniform(0.55, 0.75, n)[:, None] + rng.uniform(-0.03, 0.03, (n, 3))
+    speckle = rng.uniform(-0.08, 0.08, (n, size, size, 1)).astype(np.float32)
+    jitter = rng.integers(1, 4, (n, 2))  # the cross's distance from the image edges
+    noise = 0.04 * rng.standard_normal((n, size, size, 3), dtype=np.float32)
+
+    if cue == "marker":
+        bg = np.broadcast_to(paper[:, None, None, :], (n, size, size, 3)).astype(np.float32)
+    else:
+        colour = np.where(cue_label[:, None] == 0, snow, grass)
+        colour = np.where(cue_label[:, None] == -1, grey, colour)
+        bg = colour[:, None, None, :].astype(np.float32) + speckle
+    x = np.where(mask[..., None], shape_rgb[:, None, None, :].astype(np.float32), bg)
+
+    if cue == "marker":  # a 5x5 "x" in the corner farthest from the shape's centre
+        arm = np.arange(5)
+        for i in np.flatnonzero(cue_label == 1):
+            far_x, far_y = centre[i] < size / 2  # shape on the left: cross on the right
+            col = size - 5 - jitter[i, 0] if far_x else jitter[i, 0]
+            row = size - 5 - jitter[i, 1] if far_y else jitter[i, 1]
+            x[i, row + arm, col + arm] = pencil[i]
+            x[i, row + arm, col + 4 - arm] = pencil[i]
+    x += noise
+    x = np.clip(x, 0.0, 1.0, out=x)
+    return (x, y, cue_label) if return_cue else (x, y)
+
+
+def shortcut_test_sets(
+    cue: str = "marker", n: int = 1000, seed: int = 1, size: int = 32
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Three test sets of the same images: ``{"aligned", "swapped", "removed"}`` -> ``(x, y)``.
+
+    ``load_shortcut(cue, n, aligned, seed)`` with ``aligned`` = 1.0, 0.0 and
+    ``None``: the shapes are identical, only the cue differs. A model that reads
+    the shape scores the same on all three; one that reads the cue scores high on
+    "aligned", low on "swapped" and near chance on "removed". Use a seed other
+    than the training set's.
+    """
+    sets = {"aligned": 1.0, "swapped": 0.0, "removed": None}
+    return {name: load_shortcut(cue, n, a, seed, size) for name, a in sets.items()}
 
 
 # --------------------------------------------------------------------------- real data sets
