@@ -183,7 +183,7 @@ def tape_layer(layer, x, r):
 CONV_CASES = [  # (x shape, kernel shape, stride, padding)
     ((2, 6, 6, 2), (3, 3, 2, 3), 1, 0),
     ((2, 7, 7, 2), (3, 3, 2, 3), 2, 1),
-    ((1, 8, 8, 3), (2, 3, 3, 2), 3, 0),  # the last column is never covered
+    ((1, 8, 8, 3), (2, 3, 3, 2), 3, 0),  # no patch covers columns 6-7 and rows 2 and 5
     ((2, 7, 9, 2), (3, 3, 2, 2), 2, "same"),  # TensorFlow pads asymmetrically here
     ((1, 8, 6, 2), (4, 2, 2, 3), 2, "same"),
     ((2, 9, 8, 1), (3, 3, 1, 2), 2, "valid"),
