@@ -39,10 +39,14 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
-# Every lecture and solution notebook in full mode (no CNN_COURSE_FAST), as a learner runs them:
-# longer than `make test`, so not part of it. Fails on any cell error.
+# Every lecture and solution notebook in full mode (no CNN_COURSE_FAST), as a learner runs them,
+# and nbgrader's harness on every honest sample submission (`make test` gives it a sample):
+# longer than `make test`, so not part of it. Fails on any cell error or score difference.
 test-full: setup
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist load --full tests/test_full_mode.py
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --full \
+		-k "nbgrader_autograde or harnesses_agree" \
+		tests/test_a0_nbgrader.py tests/test_a1_nbgrader.py tests/test_a2_grading.py
 
 lab: setup
 	env -u MPLBACKEND $(JUPYTER) lab
