@@ -34,7 +34,15 @@ def pytest_configure(config):
     )
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config, items):
+    # `make test` runs with `--dist loadgroup`: a test file stays on one worker (its fixtures
+    # are shared), except that each notebook run is a group of its own, so that the dozens of
+    # lecture, answer and solution notebooks spread over the workers instead of queueing on one.
+    for item in items:
+        path = getattr(getattr(item, "callspec", None), "params", {}).get("path")
+        if isinstance(path, Path) and path.suffix == ".ipynb":
+            item.add_marker(pytest.mark.xdist_group(f"notebook-{item.name}"))
     if config.getoption("--full"):
         return
     skip = pytest.mark.skip(reason="full mode is `make test-full`, not part of `make test`")
