@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 ASSIGNMENTS := a0_neurons a1_convolution a2_keras_cnn
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 # Test files run on this many pytest-xdist workers (a file stays on one worker: its fixtures are
-# shared; each notebook run is a group of its own, see tests/conftest.py).
+# shared; each notebook run is a unit of its own: tests/conftest.py).
 TEST_WORKERS ?= $(JOBS)
 # `make grade AID=a1_convolution SUBMISSIONS=submitted` grades a class.
 AID ?= a1_convolution
@@ -38,7 +38,7 @@ demo: setup
 	@echo "Feedback for each student: grades/demo/<assignment>/<student>/feedback.html"
 
 test: setup
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # Every lecture and solution notebook in full mode (no CNN_COURSE_FAST), as a learner runs them,
 # and nbgrader's harness on every honest sample submission (`make test` gives it a sample):

@@ -6,6 +6,7 @@ import csv
 import html
 import json
 import os
+import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -34,15 +35,42 @@ def pytest_configure(config):
     )
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+# `make test` spreads the work over pytest-xdist workers with `--dist loadfile`, adjusted here:
+# a test file stays on one worker (its module fixtures are shared), except that each notebook
+# run is a unit of its own, so that the dozens of lecture, answer and solution notebooks spread
+# over the workers instead of queueing on one; and the heaviest files start first (longest job
+# first keeps both workers busy to the end). Scheduling only: every test still runs.
+NOTEBOOK_RUN = re.compile(r"::test_\w+_in_(fast|full)_mode\[")
+HEAVY_FIRST = (
+    "test_a2_grading.py",
+    "test_isolation.py",
+    "test_a0_nbgrader.py",
+    "test_a1_nbgrader.py",
+)
+
+
+def _rank(nodeid: str) -> int:
+    name = nodeid.split("::")[0].rsplit("/", 1)[-1]
+    if name in HEAVY_FIRST:
+        return HEAVY_FIRST.index(name)
+    return len(HEAVY_FIRST) + (0 if NOTEBOOK_RUN.search(nodeid) else 1)
+
+
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class NotebooksApart(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return nodeid if NOTEBOOK_RUN.search(nodeid) else super()._split_scope(nodeid)
+
+    config.option.loadscopereorder = False  # keep the order below, not "most tests first"
+    return NotebooksApart(config, log)
+
+
 def pytest_collection_modifyitems(config, items):
-    # `make test` runs with `--dist loadgroup`: a test file stays on one worker (its fixtures
-    # are shared), except that each notebook run is a group of its own, so that the dozens of
-    # lecture, answer and solution notebooks spread over the workers instead of queueing on one.
-    for item in items:
-        path = getattr(getattr(item, "callspec", None), "params", {}).get("path")
-        if isinstance(path, Path) and path.suffix == ".ipynb":
-            item.add_marker(pytest.mark.xdist_group(f"notebook-{item.name}"))
+    items.sort(key=lambda item: _rank(item.nodeid))  # stable: a file's tests keep their order
     if config.getoption("--full"):
         return
     skip = pytest.mark.skip(reason="full mode is `make test-full`, not part of `make test`")
