@@ -1,9 +1,14 @@
-"""``autograder grade <aid> <path>... --out <dir> [--jobs N] [--timeout SEC]``."""
+"""``autograder grade <aid> <path>... --out <dir> [--jobs N] [--timeout SEC]``.
+
+Added options (the contract above is unchanged): ``--roster CSV``, ``--resume``.
+Ctrl-C (or SIGTERM) stops cleanly with exit status 130, keeping what was saved.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -25,10 +30,15 @@ def _parser() -> argparse.ArgumentParser:
         "paths",
         nargs="+",
         type=Path,
-        help="notebooks, folders of notebooks, or nbgrader's submitted/ folder",
+        help="notebooks, folders of notebooks, nbgrader's submitted/ folder, a Canvas or "
+        "Moodle download, or a .zip of any of these",
     )
     g.add_argument(
-        "--out", type=Path, required=True, help="folder for grades.csv and per-student feedback"
+        "--out",
+        type=Path,
+        required=True,
+        help="the class's gradebook folder: grades.csv, per-student feedback, history.jsonl; "
+        "grading into it again updates the students graded and keeps everyone else",
     )
     g.add_argument(
         "--jobs", type=int, default=os.cpu_count() or 1, help="submissions graded in parallel"
@@ -45,11 +55,28 @@ def _parser() -> argparse.ArgumentParser:
         "strict: refuse to grade without all of it; none: limits and timeouts only (trusted work)",
     )
     g.add_argument("--quiet", action="store_true", help="no progress bar")
+    g.add_argument(
+        "--roster",
+        type=Path,
+        default=None,
+        help="CSV of the class (an id column such as id/login_id/username, a name, an email): "
+        "adds name and email columns to grades.csv",
+    )
+    g.add_argument(
+        "--resume",
+        action="store_true",
+        help="grade only the submissions --out does not hold yet (same notebook content)",
+    )
     return p
+
+
+def _terminate(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)  # a batch system's stop: as Ctrl-C
     from autograder.grade import grade
     from autograder.sandbox import SandboxError
 
@@ -63,7 +90,11 @@ def main(argv: list[str] | None = None) -> int:
             memory_gib=args.memory,
             progress=not args.quiet,
             isolation=args.isolation,
+            roster=args.roster,
+            resume=args.resume,
         )
+    except KeyboardInterrupt:
+        return 130
     except (ValueError, FileNotFoundError, SandboxError) as exc:
         print(f"autograder: {exc}", file=sys.stderr)
         return 2

@@ -1,16 +1,29 @@
-"""Grading a class: run every submission sandboxed, then verify and report."""
+"""Grading a class: run every submission sandboxed, verify, and save each result at once."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 
 from autograder.core import Result, load_assignment
-from autograder.notebook import NotebookError, find_submissions, read_cells
-from autograder.report import StudentReport, summary_table, write_grades_csv, write_student
+from autograder.gradebook import Gradebook, file_hash
+from autograder.notebook import NotebookError, read_cells
+from autograder.report import StudentReport, summary_table
 from autograder.sandbox import MAX_NOTE, GiB, Limits, Runner, RunOutcome, cap_text
+from autograder.submissions import (
+    NOT_NOTEBOOK,
+    Entry,
+    collect,
+    load_roster,
+    remove_tree,
+    with_roster,
+)
 
 
 def grade(
@@ -22,74 +35,177 @@ def grade(
     memory_gib: float = 2.0,
     progress: bool = True,
     isolation: str = "auto",
+    roster: Path | None = None,
+    resume: bool = False,
 ) -> list[StudentReport]:
-    """Grade every submission found under ``paths``; write reports to ``out``."""
+    """Grade every submission found under ``paths`` into the gradebook in ``out``.
+
+    Each result is saved as it arrives (grades.csv is rewritten, the student's folder
+    written, a line added to history.jsonl), so an interrupt loses only the notebooks in
+    flight. Students already in ``out`` keep their rows; with ``resume`` a student whose
+    notebook (by content hash) is already graded is not graded again. On Ctrl-C the running
+    notebooks are killed, temporary folders removed, one line says what was saved, and
+    ``KeyboardInterrupt`` is raised again. Returns the reports of this run.
+    """
     assignment = load_assignment(aid)
-    submissions = find_submissions(aid, paths)
-    if not submissions:
-        raise ValueError(f"no notebooks found under {', '.join(map(str, paths))}")
-    limits = Limits(
-        timeout=timeout or assignment.default_timeout,
-        memory=int(memory_gib * GiB),
-        address_space=assignment.address_space_limit,
-    )
-    out.mkdir(parents=True, exist_ok=True)
-
-    outcomes: dict[str, RunOutcome] = {}
-    runnable = []
-    for sub in submissions:
-        try:
-            runnable.append((sub.student, read_cells(sub.path)))
-        except NotebookError as exc:
-            outcomes[sub.student] = RunOutcome(status="broken", problem=str(exc))
-        except FileNotFoundError:
-            outcomes[sub.student] = RunOutcome(
-                status="broken", problem=f"no notebook found ({sub.path.name} is missing)"
-            )
-
-    runner = Runner(assignment, limits, jobs, isolation)
-    if progress and not runner.isolation.complete:
-        print(f"autograder: isolation {runner.isolation.summary()}", file=sys.stderr)
-    bar = _progress(len(submissions), progress)
-    bar.update(len(outcomes))
-    t0 = time.monotonic()
+    workdir = Path(tempfile.mkdtemp(prefix="autograder-in-"))  # zips are extracted here
+    book: Gradebook | None = None
+    reports: list[StudentReport] = []
+    total = 0
     try:
-
-        def done(student: str, outcome: RunOutcome) -> None:
-            outcomes[student] = outcome
-            bar.update(1)
-
-        runner.run(runnable, done)
-    finally:
-        runner.close()
-        bar.close()
-    wall = time.monotonic() - t0
-
-    # Verification happens here, in the process that never ran student code.
-    reports = [
-        _verify(assignment, sub.student, outcomes[sub.student], runner.kept) for sub in submissions
-    ]
-    write_grades_csv(out / "grades.csv", assignment, reports)
-    (out / "grading.json").write_text(
-        json.dumps(
-            {
-                "assignment": aid,
-                "submissions": len(reports),
-                "isolation": runner.isolation.as_dict(),
-                "limits": {"timeout_s": limits.timeout, "memory_gib": memory_gib},
-            },
-            indent=2,
+        found = collect(aid, paths, workdir)
+        if not found.entries:
+            raise ValueError(f"no notebooks found under {', '.join(map(str, paths))}")
+        entries = found.entries
+        if roster is not None:
+            names = load_roster(roster)
+            entries = [with_roster(e, names) for e in entries]
+        limits = Limits(
+            timeout=timeout or assignment.default_timeout,
+            memory=int(memory_gib * GiB),
+            address_space=assignment.address_space_limit,
         )
-    )
-    for report in reports:
-        write_student(out, assignment, report)
-    if progress:
-        print(summary_table(assignment, reports))
+        book = Gradebook.open(out, assignment)
+        hashes = {e.student: file_hash(e.path) for e in entries}
+        skipped = [e for e in entries if resume and book.has(e.student, hashes[e.student])]
+        todo = [e for e in entries if e not in skipped]
+        total = len(todo)
+        by_id = {e.student: e for e in todo}
+
+        def save(student: str, outcome: RunOutcome, kept: dict) -> None:
+            report = _verify(assignment, student, outcome, kept)
+            book.record(by_id[student], report, hashes[student])
+            reports.append(report)
+
+        runnable = []
+        for entry in todo:
+            outcome = _unrunnable(entry)
+            if outcome is None:
+                try:
+                    runnable.append((entry.student, read_cells(entry.path)))
+                    continue
+                except NotebookError as exc:
+                    outcome = RunOutcome(status="broken", problem=str(exc))
+            save(entry.student, outcome, {})
+        book.save()  # the class's files exist from the start, even with nothing to run
+
+        t0 = time.monotonic()
+        runner = None
+        bar = _progress(len(todo), progress)
+        bar.update(len(todo) - len(runnable))
+        try:
+            if runnable:
+                runner = Runner(assignment, limits, jobs, isolation)
+                if progress and not runner.isolation.complete:
+                    print(f"autograder: isolation {runner.isolation.summary()}", file=sys.stderr)
+
+                def done(student: str, outcome: RunOutcome) -> None:
+                    save(student, outcome, runner.kept)
+                    bar.update(1)
+
+                runner.run(runnable, done)
+        finally:
+            with _no_second_interrupt():
+                if runner is not None:
+                    runner.close()
+                bar.close()
+        wall = time.monotonic() - t0
+        isolation_info = runner.isolation if runner is not None else None
+        (out / "grading.json").write_text(
+            json.dumps(
+                {
+                    "assignment": aid,
+                    "submissions": len(reports),
+                    "class": len(book.rows),
+                    "resumed_skipped": len(skipped),
+                    "ignored": found.ignored,
+                    "superseded": [e.source for e in found.superseded],
+                    "grader": book.version,
+                    "isolation": isolation_info.as_dict() if isolation_info else None,
+                    "limits": {"timeout_s": limits.timeout, "memory_gib": memory_gib},
+                },
+                indent=2,
+            )
+        )
+        if progress:
+            if reports:
+                print(summary_table(assignment, reports))
+            for line in _notes(found, book, skipped, todo):
+                print(line)
+            print(
+                f"graded {len(reports)} submission(s) in {wall:.1f} s with {jobs} job(s); "
+                f"grades: {out / 'grades.csv'} ({len(book.rows)} student(s) in the class)"
+            )
+            if isolation_info is not None:
+                print(f"isolation: {isolation_info.summary()}")
+        return reports
+    except KeyboardInterrupt:
+        saved = len(reports)
+        where = out / "grades.csv"
         print(
-            f"graded {len(reports)} submission(s) in {wall:.1f} s with {jobs} job(s); grades: {out / 'grades.csv'}"
+            f"\nautograder: interrupted: {saved} of {total} submission(s) saved in {where}; "
+            f"{total - saved} not graded (run again with --resume to grade only those)",
+            file=sys.stderr,
         )
-        print(f"isolation: {runner.isolation.summary()}")
-    return reports
+        raise
+    finally:
+        remove_tree(workdir)
+        if book is not None:
+            book.close()
+
+
+@contextlib.contextmanager
+def _no_second_interrupt():
+    """A second Ctrl-C waits until the sandbox is closed (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _unrunnable(entry: Entry) -> RunOutcome | None:
+    """The outcome of a submission that cannot run at all, or None."""
+    if entry.kind == NOT_NOTEBOOK:
+        return RunOutcome(
+            status="not a notebook",
+            problem=f"the submitted file {entry.path.name!r} is not a Jupyter notebook (.ipynb): "
+            "nothing could be graded",
+        )
+    if not entry.path.is_file():
+        return RunOutcome(
+            status="broken", problem=f"no notebook found ({entry.path.name} is missing)"
+        )
+    return None
+
+
+def _notes(found, book: Gradebook, skipped: list[Entry], todo: list[Entry]) -> list[str]:
+    """Lines for the terminal: nothing found is left unmentioned."""
+    lines = []
+    odd = [e for e in todo if e.kind == NOT_NOTEBOOK]
+    if odd:
+        lines.append(
+            f"not a notebook ({len(odd)}, zero rows in grades.csv): "
+            + ", ".join(f"{e.student} ({e.path.name})" for e in odd)
+        )
+    late = [e.student for e in todo if e.late]
+    if late:
+        lines.append(f"late ({len(late)}): {', '.join(late)}")
+    if found.superseded:
+        lines.append(
+            f"superseded, not graded ({len(found.superseded)}): "
+            + ", ".join(e.source for e in found.superseded)
+        )
+    if found.ignored:
+        lines.append(f"ignored {len(found.ignored)} hidden or system file(s) (__MACOSX, ._*, .*)")
+    if skipped:
+        lines.append(f"--resume: {len(skipped)} already graded, not graded again")
+    for c in book.changes:
+        lines.append(f"changed: {c.student} {c.before:g} -> {c.after:g} (see history.jsonl)")
+    return lines
 
 
 def _verify(assignment, student: str, outcome: RunOutcome, kept: dict) -> StudentReport:

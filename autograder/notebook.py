@@ -80,6 +80,8 @@ def find_submissions(aid: str, paths: list[Path]) -> list[Submission]:
     ``path`` may be a notebook (id: file stem), a folder in nbgrader's
     ``submitted/<student>/<aid>/`` layout (id: ``<student>``), a single
     ``<student>/<aid>/`` folder, or a folder of notebooks (ids: file stems).
+    ``autograder grade`` finds submissions with :func:`autograder.submissions.collect`,
+    which keeps these rules and adds Canvas, Moodle and zip downloads.
     """
     found: list[Submission] = []
     for path in paths:
@@ -110,7 +112,16 @@ def find_submissions(aid: str, paths: list[Path]) -> list[Submission]:
 
 
 # Names the grader writes into --out itself: a student folder may never take them.
-RESERVED = {"grades.csv", "grading.json"}
+RESERVED = {
+    "grades.csv",
+    "grading.json",
+    "gradebook.json",
+    "history.jsonl",
+    "submissions.csv",
+    "report.html",
+    "canvas.csv",
+    "moodle.csv",
+}
 
 
 def safe_student_id(name: str) -> str:

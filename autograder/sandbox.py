@@ -545,7 +545,12 @@ class Runner:
             start_new_session=True,
         )
         theirs.close()
-        ready = self._recv_control(timeout=300)
+        try:
+            ready = self._recv_control(timeout=300)
+        except BaseException:  # Ctrl-C while the zygote starts: stop it, remove the folder
+            self._zygote.kill()
+            self.close()
+            raise
         if ready is None or ready[0].get("kind") != "ready":
             self.close()
             raise SandboxError(f"the grading sandbox did not start: {self._zygote_log()}")
@@ -607,6 +612,18 @@ class Runner:
         sel = selectors.DefaultSelector()
         sel.register(self._control, selectors.EVENT_READ, None)
         last_watch = 0.0
+        try:
+            self._loop(pending, running, sel, last_watch, on_done)
+        except BaseException:  # Ctrl-C (KeyboardInterrupt) or an error: nothing keeps running
+            for job in running.values():
+                self._kill(job, job.killed or "interrupted")
+                job.sock.close()
+                if job.pidfd >= 0:
+                    os.close(job.pidfd)
+            raise  # close() then ends the zygote, which kills any child not yet reported
+
+    def _loop(self, pending, running, sel, last_watch, on_done) -> None:
+        """The body of :meth:`run`: start, watch and collect until nothing is left."""
         while pending or running:
             while pending and len(running) < self.jobs:
                 job = self._start(*pending.popleft())
