@@ -172,7 +172,8 @@ def _unrunnable(entry: Entry) -> RunOutcome | None:
     if entry.kind == NOT_NOTEBOOK:
         return RunOutcome(
             status="not a notebook",
-            problem=f"the submitted file {entry.path.name!r} is not a Jupyter notebook (.ipynb): "
+            problem=f"the submitted file {entry.source.rsplit('/', 1)[-1]!r} is not a Jupyter "
+            f"notebook (.ipynb){': ' + entry.problem if entry.problem else ''}: "
             "nothing could be graded",
         )
     if not entry.path.is_file():

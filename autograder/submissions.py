@@ -57,6 +57,7 @@ class Entry:
     lms_id: str = ""  # Canvas user id or Moodle participant id
     name: str = ""  # full name when the layout gives one (Moodle) or the roster does
     email: str = ""
+    problem: str = ""  # why a file found cannot be graded, for the student's feedback
 
 
 @dataclass
@@ -105,7 +106,7 @@ def _walk(
 ) -> None:
     if path.is_file():
         if path.suffix.lower() == ".zip" and zipfile.is_zipfile(path):
-            _zip(aid, path, shown, workdir, out, found, depth)
+            _zip(aid, path, shown, workdir, out, found, depth, student=False)
         else:
             out.append(_file_entry(aid, path, shown))
         return
@@ -133,7 +134,7 @@ def _walk(
     for f in files:
         full = f"{shown}/{f.name}"
         if f.suffix.lower() == ".zip" and zipfile.is_zipfile(f):
-            _zip(aid, f, full, workdir, out, found, depth)
+            _zip(aid, f, full, workdir, out, found, depth, student=True)
         else:
             out.append(_file_entry(aid, f, full))
     for d in folders:  # a zip's top folder, or sections: never left out silently
@@ -229,25 +230,47 @@ def _newest_per_student(entries: list[Entry], found: Found) -> list[Entry]:
 
 
 def _zip(
-    aid: str, path: Path, shown: str, workdir: Path, out: list[Entry], found: Found, depth: int
+    aid: str,
+    path: Path,
+    shown: str,
+    workdir: Path,
+    out: list[Entry],
+    found: Found,
+    depth: int,
+    student: bool,
 ) -> None:
-    """A class archive (walked like a folder) or one student's zip (Canvas: their notebook)."""
-    if depth >= ZIP_MAX_DEPTH:
-        raise ArchiveError(f"{shown}: zips nested more than {ZIP_MAX_DEPTH} deep")
+    """A class archive (walked like a folder) or one student's zip (graded: its notebook).
+
+    A zip named on the command line is the class, unless Canvas or Moodle named it after a
+    student; a zip found in a folder is the submission of the student it is named after. A
+    student's unsafe or oversized zip is their zero row, never the end of the batch."""
+    entry = _file_entry(aid, path, shown)
+    student = student or entry.layout in ("canvas", "moodle")
     dest = workdir / f"zip{len(list(workdir.iterdir())) + 1}"
-    extract_zip(path, dest)
-    student = _file_entry(aid, path, shown)
-    if student.layout in ("canvas", "moodle"):  # one student's zip: grade the notebook in it
-        inner: list[Entry] = []
-        _walk(aid, dest, shown, workdir, inner, found, depth + 1)
-        notebooks = [e for e in inner if e.kind == NOTEBOOK]
-        preferred = [e for e in notebooks if e.path.name == f"{aid}.ipynb"]
-        chosen = (preferred or notebooks or [None])[0]
-        path_in = chosen.path if chosen else path
-        kind = NOTEBOOK if chosen else NOT_NOTEBOOK
-        out.append(replace(student, path=path_in, kind=kind))
+    if depth >= ZIP_MAX_DEPTH:
+        if not student:
+            raise ArchiveError(f"{shown}: zips nested more than {ZIP_MAX_DEPTH} deep")
+        out.append(replace(entry, kind=NOT_NOTEBOOK, problem="a zip nested in zips"))
         return
-    _walk(aid, dest, shown, workdir, out, found, depth + 1)
+    try:
+        extract_zip(path, dest)
+    except (ArchiveError, zipfile.BadZipFile, OSError) as exc:
+        if not student:
+            raise ArchiveError(f"{shown}: {exc}") from None
+        out.append(replace(entry, kind=NOT_NOTEBOOK, problem=f"the zip was not opened: {exc}"))
+        return
+    if not student:
+        _walk(aid, dest, shown, workdir, out, found, depth + 1)
+        return
+    inner: list[Entry] = []
+    _walk(aid, dest, shown, workdir, inner, found, depth + 1)
+    notebooks = [e for e in inner if e.kind == NOTEBOOK and e.path.is_file()]
+    preferred = [e for e in notebooks if e.path.name == f"{aid}.ipynb"]
+    chosen = (preferred or notebooks or [None])[0]
+    if chosen is None:
+        out.append(replace(entry, kind=NOT_NOTEBOOK, problem="the zip holds no notebook"))
+        return
+    out.append(replace(entry, path=chosen.path, kind=NOTEBOOK))
 
 
 def extract_zip(path: Path, dest: Path) -> None:
@@ -271,7 +294,7 @@ def extract_zip(path: Path, dest: Path) -> None:
                 name.startswith("/")
                 or ".." in parts
                 or (parts and ":" in parts[0])
-                or (mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)))
+                or stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR)  # links, devices
                 or info.flag_bits & 0x1  # encrypted
             ):
                 raise ArchiveError(f"{path.name}: unsafe member {info.filename!r}, not extracted")
