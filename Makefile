@@ -55,8 +55,11 @@ lab: setup
 release: setup
 	$(BIN)/python -m autograder.release $(ASSIGNMENTS) --bundle dist/cnn-course-student
 
+# SUBMISSIONS is one path, spaces allowed (SUBMISSIONS="Fall 2025 A1"), or several separated by
+# spaces when no path of that whole name exists; GRADE_ARGS adds options ("--resume --roster r.csv").
 grade: setup
-	$(BIN)/autograder grade $(AID) $(SUBMISSIONS) --out $(OUT) --jobs $(JOBS)
+	@set -f; set -- $(SUBMISSIONS); if [ -e "$(SUBMISSIONS)" ]; then set -- "$(SUBMISSIONS)"; fi; set +f; \
+	set -x; "$(BIN)/autograder" grade "$(AID)" "$$@" --out "$(OUT)" --jobs $(JOBS) $(GRADE_ARGS)
 
 bench: setup
 	$(BIN)/python bench/grading.py a0_neurons
