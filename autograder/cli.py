@@ -1,6 +1,7 @@
 """``autograder grade <aid> <path>... --out <dir> [--jobs N] [--timeout SEC]``.
 
-Added options (the contract above is unchanged): ``--roster CSV``, ``--resume``.
+Added options (the contract above is unchanged): ``--roster CSV``, ``--resume``,
+``--nbgrader-db PATH``.
 Ctrl-C (or SIGTERM) stops cleanly with exit status 130, keeping what was saved.
 """
 
@@ -67,6 +68,14 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="grade only the submissions --out does not hold yet (same notebook content)",
     )
+    g.add_argument(
+        "--nbgrader-db",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="also write the class's scores into nbgrader's gradebook.db (formgrader, "
+        "nbgrader export)",
+    )
     return p
 
 
@@ -92,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             isolation=args.isolation,
             roster=args.roster,
             resume=args.resume,
+            nbgrader_db=args.nbgrader_db,
         )
     except KeyboardInterrupt:
         return 130

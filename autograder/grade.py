@@ -37,6 +37,7 @@ def grade(
     isolation: str = "auto",
     roster: Path | None = None,
     resume: bool = False,
+    nbgrader_db: Path | None = None,
 ) -> list[StudentReport]:
     """Grade every submission found under ``paths`` into the gradebook in ``out``.
 
@@ -45,7 +46,8 @@ def grade(
     flight. Students already in ``out`` keep their rows; with ``resume`` a student whose
     notebook (by content hash) is already graded is not graded again. On Ctrl-C the running
     notebooks are killed, temporary folders removed, one line says what was saved, and
-    ``KeyboardInterrupt`` is raised again. Returns the reports of this run.
+    ``KeyboardInterrupt`` is raised again. With ``nbgrader_db``, the whole class's scores
+    are then written into nbgrader's gradebook. Returns the reports of this run.
     """
     assignment = load_assignment(aid)
     workdir = Path(tempfile.mkdtemp(prefix="autograder-in-"))  # zips are extracted here
@@ -110,6 +112,17 @@ def grade(
                     runner.close()
                 bar.close()
         wall = time.monotonic() - t0
+        written = None
+        if nbgrader_db is not None:
+            from autograder.nbgrader_db import write_back
+
+            try:
+                written = write_back(nbgrader_db, assignment, book.rows)
+            except Exception as exc:  # noqa: BLE001 - grades.csv is saved; say why the db is not
+                raise ValueError(
+                    f"grades saved in {out / 'grades.csv'}, but not written to {nbgrader_db}: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from None
         isolation_info = runner.isolation if runner is not None else None
         (out / "grading.json").write_text(
             json.dumps(
@@ -136,6 +149,8 @@ def grade(
                 f"graded {len(reports)} submission(s) in {wall:.1f} s with {jobs} job(s); "
                 f"grades: {out / 'grades.csv'} ({len(book.rows)} student(s) in the class)"
             )
+            if written is not None:
+                print(f"nbgrader: {written} student(s) written to {nbgrader_db}")
             if isolation_info is not None:
                 print(f"isolation: {isolation_info.summary()}")
         return reports

@@ -19,6 +19,7 @@ import pytest
 from conftest import CORPUS, read_grades, run_grader
 
 from autograder.core import load_assignment
+from autograder.release import nbgrader
 
 AID = "a1_convolution"
 SUBMITTED = CORPUS / AID / "submitted"
@@ -62,7 +63,8 @@ def term(tmp_path_factory):
     # Bob hands in a fixed notebook: re-grade him alone into the same --out.
     fixed = base / f"smithbob_34567_78999_{AID}-2.ipynb"
     shutil.copy(_sample("solution"), fixed)
-    second = run_grader(AID, [fixed], out, "--roster", str(roster))
+    db = base / "gradebook.db"
+    second = run_grader(AID, [fixed], out, "--roster", str(roster), "--nbgrader-db", str(db))
     return {
         "out": out,
         "first": first,
@@ -123,9 +125,30 @@ def test_no_report_leaves_out(term):
     """Do names with spaces and a `..`-like file stay inside --out, the zip's folder removed?"""
     out = term["out"]
     assert sorted(p.name for p in term["base"].iterdir()) == sorted(
-        ["Fall 2025 A1", "moodle.zip", "roster.csv", "out", f"smithbob_34567_78999_{AID}-2.ipynb"]
+        [
+            "Fall 2025 A1",
+            "moodle.zip",
+            "roster.csv",
+            "out",
+            "gradebook.db",
+            f"smithbob_34567_78999_{AID}-2.ipynb",
+        ]
     )
     assert (out / "Ann_Kim" / "feedback.html").is_file()
+
+
+def test_nbgrader_export_sees_the_scores(term, tmp_path):
+    """Does `--nbgrader-db` put the whole class's scores where `nbgrader export` finds them?"""
+    assert "nbgrader: 4 student(s) written" in term["second"].stdout
+    proc = nbgrader(["export"], tmp_path, term["base"] / "gradebook.db")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    with (tmp_path / "grades.csv").open() as f:
+        exported = {r["student_id"]: r for r in csv.DictReader(f) if r["assignment"] == AID}
+    ours = read_grades(term["out"] / "grades.csv")
+    assert sorted(exported) == sorted(ours)
+    for student, row in ours.items():
+        assert float(exported[student]["raw_score"]) == float(row["score"]), student
+        assert float(exported[student]["max_score"]) == FULL
 
 
 def test_a_dots_only_name_stays_inside_out(tmp_path):
