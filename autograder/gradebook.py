@@ -7,6 +7,8 @@ Files (all rewritten atomically, so an interrupt never leaves half a file):
 - ``submissions.csv``: per student, where the graded file came from, its status, the
   Canvas ``late`` flag and resubmission number, the LMS id, the content hash and when;
 - ``gradebook.json``: the same rows as data, read back by the next run;
+- ``canvas.csv`` and ``moodle.csv``: the scores as those LMSs import them
+  (:mod:`autograder.exports`);
 - ``history.jsonl``: one line per grading ever done (content hash, time, grader version,
   scores, the previous score), so a regrade that changed a score can be seen.
 """
@@ -24,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.core import Assignment
+from autograder.exports import canvas_csv, moodle_csv
 from autograder.report import StudentReport, write_student
 from autograder.submissions import Entry
 
@@ -129,9 +132,13 @@ class Gradebook:
             self._lock = None
 
     def has(self, student: str, sha256: str) -> bool:
-        """Is this exact notebook (same content hash) already graded for this student?"""
+        """Is this exact notebook (same content hash) already graded for this student?
+
+        A notebook the sandbox lost (status ``crashed``) counts as not graded."""
         row = self.rows.get(student)
-        return bool(row) and bool(sha256) and row.get("sha256") == sha256
+        if not row or not sha256 or row.get("status") == "crashed":
+            return False
+        return row.get("sha256") == sha256
 
     def record(self, entry: Entry, report: StudentReport, sha256: str) -> None:
         """Save one graded submission: its row, its feedback, a history line; at once."""
@@ -166,13 +173,15 @@ class Gradebook:
         self.save()
 
     def save(self) -> None:
-        """Rewrite grades.csv, submissions.csv and gradebook.json from the rows."""
+        """Rewrite grades.csv, submissions.csv, the LMS exports and gradebook.json."""
         _write_atomic(
             self.out / BOOK,
             json.dumps({"assignment": self.assignment.aid, "students": self.rows}, indent=1),
         )
         _write_atomic(self.out / "grades.csv", self.grades_csv())
         _write_atomic(self.out / "submissions.csv", self._meta_csv())
+        _write_atomic(self.out / "canvas.csv", canvas_csv(self.assignment, self.rows))
+        _write_atomic(self.out / "moodle.csv", moodle_csv(self.assignment, self.rows))
 
     def grades_csv(self) -> str:
         names = [c.name for c in self.assignment.checks]

@@ -151,6 +151,34 @@ def test_nbgrader_export_sees_the_scores(term, tmp_path):
         assert float(exported[student]["max_score"]) == FULL
 
 
+def test_lms_exports(term):
+    """Do canvas.csv (Canvas ids, points possible) and moodle.csv (Participant N, full name)
+    hold the whole class with the scores of grades.csv?"""
+    out = term["out"]
+    ours = read_grades(out / "grades.csv")
+    with (out / "canvas.csv").open() as f:
+        canvas = list(csv.DictReader(f))
+    assert list(canvas[0])[:5] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
+    assert canvas[0]["Student"] == "Points Possible" and float(canvas[0][AID]) == FULL
+    by_id = {r["ID"] or r["SIS Login ID"]: r for r in canvas[1:]}
+    assert sorted(by_id) == ["23456", "34567", "45678", "Ann_Kim"]
+    assert by_id["23456"]["Student"] == "Doe, Jane"
+    assert float(by_id["34567"][AID]) == float(ours["smithbob"]["score"]) == FULL
+    with (out / "moodle.csv").open() as f:
+        moodle = {r["Full name"]: r for r in csv.DictReader(f)}
+    assert moodle["Ann Kim"]["Identifier"] == "Participant 123"
+    assert float(moodle["Ann Kim"]["Grade"]) == float(ours["Ann_Kim"]["score"])
+    assert "conv2d_true" in moodle["Ann Kim"]["Feedback comments"]  # the check she lost
+
+
+def test_exports_defuse_formulas():
+    """Is a name that a spreadsheet would run as a formula written as text?"""
+    from autograder.exports import _no_formula
+
+    assert _no_formula("=HYPERLINK(1)") == "'=HYPERLINK(1)" and _no_formula("-3") == "-3"
+    assert _no_formula("@SUM") == "'@SUM" and _no_formula("Ann") == "Ann"
+
+
 def test_a_dots_only_name_stays_inside_out(tmp_path):
     """Does a notebook literally named `...ipynb` write its report inside --out, not its parent?"""
     nbs = tmp_path / "nbs"
