@@ -36,7 +36,7 @@ def _history(out: Path) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def term(tmp_path_factory):
-    """A class: a Canvas folder (a late resubmission, a .py, macOS files) and a Moodle zip
+    """A class: a Canvas folder (a late resubmission, a .py, macOS files, `...ipynb`) and a Moodle zip
     with a name with spaces, graded with a roster; then one student re-graded."""
     base = tmp_path_factory.mktemp("term")
     canvas = base / "Fall 2025 A1"  # a space in the path, as instructors name folders
@@ -46,6 +46,7 @@ def term(tmp_path_factory):
     shutil.copy(_sample("release"), canvas / f"smithbob_34567_78903_{AID}.ipynb")
     (canvas / "leeann_45678_78904_solution.py").write_text("def corr2d(x, w): ...\n")
     (canvas / f"._smithbob_34567_78903_{AID}.ipynb").write_bytes(b"\0\5\x16\7 AppleDouble")
+    shutil.copy(_sample("release"), canvas / "...ipynb")  # its stem is `..`: the id `student`
     moodle = base / "moodle.zip"
     with zipfile.ZipFile(moodle, "w") as zf:
         zf.write(_sample("mistake_no_flip"), f"Ann Kim_123_assignsubmission_file_/{AID}.ipynb")
@@ -57,6 +58,20 @@ def term(tmp_path_factory):
         '"Smith, Bob",34567,bsmith,bob@uni.edu\n'
     )
     out = base / "out"
+    tmp = base / "tmp"  # the graders' TMPDIR: the zip is extracted there, and removed
+    tmp.mkdir()
+    saved_tmpdir = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = str(tmp)
+    try:
+        return _grade_term(base, canvas, moodle, roster, out)
+    finally:
+        if saved_tmpdir is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = saved_tmpdir
+
+
+def _grade_term(base: Path, canvas: Path, moodle: Path, roster: Path, out: Path) -> dict:
     first = run_grader(AID, [canvas, moodle], out, "--roster", str(roster), "--jobs", "2")
     grades_first = read_grades(out / "grades.csv")
     meta_first = (out / "submissions.csv").read_text()
@@ -79,7 +94,7 @@ def test_every_file_is_a_row_or_counted(term):
     """Is every file found graded or a zero "not a notebook" row, macOS files only counted?"""
     assert term["first"].returncode == 0, term["first"].stderr[-2000:]
     grades = term["grades_first"]
-    assert sorted(grades) == ["Ann_Kim", "doejane", "leeann", "smithbob"]
+    assert sorted(grades) == ["Ann_Kim", "doejane", "leeann", "smithbob", "student"]
     assert float(grades["doejane"]["score"]) == FULL  # the newest resubmission, not the first
     assert float(grades["Ann_Kim"]["score"]) == FULL - 1  # the mistake in Ann's notebook
     assert float(grades["leeann"]["score"]) == 0 and float(grades["smithbob"]["score"]) == 0
@@ -110,9 +125,9 @@ def test_regrading_one_student_keeps_the_class(term):
     that their score changed (summary and history)?"""
     assert term["second"].returncode == 0, term["second"].stderr[-2000:]
     grades = read_grades(term["out"] / "grades.csv")
-    assert sorted(grades) == ["Ann_Kim", "doejane", "leeann", "smithbob"]
+    assert sorted(grades) == ["Ann_Kim", "doejane", "leeann", "smithbob", "student"]
     assert float(grades["smithbob"]["score"]) == FULL
-    for other in ("Ann_Kim", "doejane", "leeann"):
+    for other in ("Ann_Kim", "doejane", "leeann", "student"):
         assert grades[other] == term["grades_first"][other]
     assert f"changed: smithbob 0 -> {FULL:g}" in term["second"].stdout
     bob = [h for h in _history(term["out"]) if h["student"] == "smithbob"]
@@ -122,11 +137,13 @@ def test_regrading_one_student_keeps_the_class(term):
 
 
 def test_no_report_leaves_out(term):
-    """Do names with spaces and a `..`-like file stay inside --out, the zip's folder removed?"""
+    """Do names with spaces and `...ipynb` (stem `..`) write only inside --out, nothing next to
+    it, not even the zip's temporary folder?"""
     out = term["out"]
     assert sorted(p.name for p in term["base"].iterdir()) == sorted(
         [
             "Fall 2025 A1",
+            "tmp",
             "moodle.zip",
             "roster.csv",
             "out",
@@ -135,11 +152,13 @@ def test_no_report_leaves_out(term):
         ]
     )
     assert (out / "Ann_Kim" / "feedback.html").is_file()
+    assert (out / "student" / "feedback.html").is_file()
+    assert list((term["base"] / "tmp").iterdir()) == []
 
 
 def test_nbgrader_export_sees_the_scores(term, tmp_path):
     """Does `--nbgrader-db` put the whole class's scores where `nbgrader export` finds them?"""
-    assert "nbgrader: 4 student(s) written" in term["second"].stdout
+    assert "nbgrader: 5 student(s) written" in term["second"].stdout
     proc = nbgrader(["export"], tmp_path, term["base"] / "gradebook.db")
     assert proc.returncode == 0, proc.stderr[-2000:]
     with (tmp_path / "grades.csv").open() as f:
@@ -161,7 +180,7 @@ def test_lms_exports(term):
     assert list(canvas[0])[:5] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
     assert canvas[0]["Student"] == "Points Possible" and float(canvas[0][AID]) == FULL
     by_id = {r["ID"] or r["SIS Login ID"]: r for r in canvas[1:]}
-    assert sorted(by_id) == ["23456", "34567", "45678", "Ann_Kim"]
+    assert sorted(by_id) == ["23456", "34567", "45678", "Ann_Kim", "student"]
     assert by_id["23456"]["Student"] == "Doe, Jane"
     assert float(by_id["34567"][AID]) == float(ours["smithbob"]["score"]) == FULL
     with (out / "moodle.csv").open() as f:
@@ -177,18 +196,6 @@ def test_exports_defuse_formulas():
 
     assert _no_formula("=HYPERLINK(1)") == "'=HYPERLINK(1)" and _no_formula("-3") == "-3"
     assert _no_formula("@SUM") == "'@SUM" and _no_formula("Ann") == "Ann"
-
-
-def test_a_dots_only_name_stays_inside_out(tmp_path):
-    """Does a notebook literally named `...ipynb` write its report inside --out, not its parent?"""
-    nbs = tmp_path / "nbs"
-    nbs.mkdir()
-    shutil.copy(_sample("release"), nbs / "...ipynb")
-    proc = run_grader(AID, [nbs], tmp_path / "out", "--quiet")
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["nbs", "out"]
-    assert list(read_grades(tmp_path / "out" / "grades.csv")) == ["student"]
-    assert (tmp_path / "out" / "student" / "feedback.html").is_file()
 
 
 # --- an interrupt, for real -------------------------------------------------------------------
