@@ -55,7 +55,7 @@ def grade(
     reports: list[StudentReport] = []
     total = 0
     try:
-        found = collect(aid, paths, workdir)
+        found = collect(aid, paths, workdir, skip=(out,))
         if not found.entries:
             raise ValueError(f"no notebooks found under {', '.join(map(str, paths))}")
         entries = found.entries

@@ -67,15 +67,19 @@ class Found:
     entries: list[Entry] = field(default_factory=list)
     superseded: list[Entry] = field(default_factory=list)  # older resubmissions, not graded
     ignored: list[str] = field(default_factory=list)  # hidden files, __MACOSX, ._*
+    skip: set[Path] = field(default_factory=set)  # folders never walked (--out itself)
 
 
 class ArchiveError(ValueError):
     """A zip that is unsafe or too large to extract."""
 
 
-def collect(aid: str, paths: list[Path], workdir: Path) -> Found:
-    """Every submission under ``paths``; zips are extracted below ``workdir``."""
-    found = Found()
+def collect(aid: str, paths: list[Path], workdir: Path, skip: tuple[Path, ...] = ()) -> Found:
+    """Every submission under ``paths``; zips are extracted below ``workdir``.
+
+    Folders in ``skip`` (the grader's ``--out``, when it lies among the submissions) are
+    not looked into."""
+    found = Found(skip={p.resolve() for p in skip})
     raw: list[Entry] = []
     for path in paths:
         if not path.exists():
@@ -113,7 +117,7 @@ def _walk(
     if (path / aid).is_dir():  # submitted/<student> itself
         out.append(_nbgrader(aid, path.name, path / aid, shown))
         return
-    children = sorted(path.iterdir())
+    children = sorted(c for c in path.iterdir() if c.resolve() not in found.skip)
     for child in children:
         if is_ignored(child.name):
             found.ignored.append(f"{shown}/{child.name}")

@@ -100,6 +100,20 @@ def test_old_rules_hold_and_odd_names_stay_safe(tmp_path):
     assert sorted(Path(p).name for p in found.ignored) == ["._carol.ipynb", ".ipynb_checkpoints"]
 
 
+def test_out_inside_the_submissions_is_not_a_student(tmp_path):
+    """Is a --out folder inside the submissions folder left out, its files not zero rows?"""
+    d = tmp_path / "subs"
+    _put(d / "carol.ipynb")
+    _put(d / "README.md", "# the class")
+    _put(d / "grades" / "grades.csv", "student,score")
+    _put(d / "grades" / "carol" / "feedback.html", "<p>")
+    found = collect(AID, [d], tmp_path, skip=(d / "grades",))
+    assert [(e.student, e.kind) for e in found.entries] == [
+        ("README", NOT_NOTEBOOK),
+        ("carol", NOTEBOOK),
+    ]
+
+
 @pytest.mark.parametrize(
     "member",
     ["../evil.ipynb", "/abs/evil.ipynb", "a/../../evil.ipynb", "C:/evil.ipynb", "a\\..\\..\\evil"],
