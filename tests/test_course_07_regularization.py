@@ -218,12 +218,12 @@ def test_frozen_batch_norm_stays_frozen_inside_fit():
     frozen, free = keras.layers.BatchNormalization(), keras.layers.BatchNormalization()
     model = keras.Sequential([keras.Input((4,)), frozen, free, keras.layers.Dense(2)])
     frozen.trainable = False
-    before = [np.array(w) for w in frozen.weights]
+    before = frozen.get_weights()  # copies: gamma, beta, moving mean, moving variance
     model.compile(
         optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     )
     model.fit(x, y, epochs=2, batch_size=16, verbose=0)
-    for w, old in zip(frozen.weights, before, strict=True):
+    for w, old in zip(frozen.get_weights(), before, strict=True):
         np.testing.assert_array_equal(np.asarray(w), old)
     assert not np.allclose(np.asarray(free.moving_mean), 0.0)  # the other BN layer did update
 
