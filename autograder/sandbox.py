@@ -495,7 +495,6 @@ class Runner:
         self.assignment = assignment
         self.limits = limits
         self.jobs = max(1, jobs)
-        self._tmp = tempfile.mkdtemp(prefix="autograder-")
         self._count = 0
         # Inputs made fresh for this run, in this (trusted) process: given to children, kept for verify.
         rng = np.random.default_rng(int.from_bytes(os.urandom(8), "little"))
@@ -504,6 +503,17 @@ class Runner:
         for check in assignment.checks:
             if check.fresh is not None:
                 self.given[check.name], self.kept[check.name] = check.fresh(rng)
+        self._tmp = tempfile.mkdtemp(prefix="autograder-")
+        try:
+            self._start_zygote(assignment, limits, isolation_mode)
+        except BaseException:  # Ctrl-C or a failure while starting: no zygote, no folder left
+            if getattr(self, "_zygote", None) is not None and self._zygote.poll() is None:
+                self._zygote.kill()
+            self.close()
+            raise
+
+    def _start_zygote(self, assignment: Assignment, limits: Limits, isolation_mode: str) -> None:
+        """Start the zygote and wait until it reports the isolation it can give."""
         self._control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         import autograder
 
@@ -545,14 +555,8 @@ class Runner:
             start_new_session=True,
         )
         theirs.close()
-        try:
-            ready = self._recv_control(timeout=300)
-        except BaseException:  # Ctrl-C while the zygote starts: stop it, remove the folder
-            self._zygote.kill()
-            self.close()
-            raise
+        ready = self._recv_control(timeout=300)
         if ready is None or ready[0].get("kind") != "ready":
-            self.close()
             raise SandboxError(f"the grading sandbox did not start: {self._zygote_log()}")
         self.isolation = isolation.Isolation(
             **{
@@ -561,7 +565,6 @@ class Runner:
             }
         )
         if isolation_mode == "strict" and not self.isolation.complete:
-            self.close()
             raise SandboxError(
                 "strict isolation is not available on this system (missing: "
                 + ", ".join(self.isolation.missing())
@@ -588,7 +591,7 @@ class Runner:
     def close(self) -> None:
         try:
             self._control.close()
-        except OSError:
+        except (OSError, AttributeError):  # AttributeError: stopped before it was made
             pass
         if getattr(self, "_zygote", None) is not None:
             try:

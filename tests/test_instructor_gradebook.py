@@ -280,3 +280,40 @@ def test_interrupt_keeps_what_finished_and_resume_completes(tmp_path):
     assert "running out of time" in (out / "c_sleepy" / "feedback.html").read_text()
     assert [h["student"] for h in _history(out)] == ["a_ann", "b_bob", "c_sleepy"]
     assert list(tmp.iterdir()) == []
+
+
+def test_interrupt_before_any_result(tmp_path):
+    """Does Ctrl-C while the sandbox starts or the first notebook runs save nothing wrong,
+    leave no process and no temporary folder, and exit 130 saying nothing was saved?"""
+    sleeper = nbformat.read(_sample("release"), as_version=4)
+    cell = nbformat.v4.new_code_cell("import time\ntime.sleep(300)")
+    cell.pop("id", None)
+    sleeper.cells.insert(0, cell)
+    nbformat.write(sleeper, tmp_path / "sleepy.ipynb")
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    out = tmp_path / "out"
+    env = dict(os.environ, TMPDIR=str(tmp), MPLBACKEND="Agg")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "autograder", "grade", AID, str(tmp_path / "sleepy.ipynb")]
+        + ["--out", str(out), "--quiet"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (out / "grades.csv").is_file():
+            time.sleep(0.05)  # written before the sandbox starts
+        proc.send_signal(signal.SIGINT)
+        _stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, stderr[-2000:]
+    assert "interrupted: 0 of 1 submission(s) saved" in stderr and "Traceback" not in stderr
+    assert read_grades(out / "grades.csv") == {}
+    time.sleep(1.0)
+    assert _ours(str(tmp)) == []
+    assert list(tmp.iterdir()) == []
