@@ -405,17 +405,18 @@ def load_shortcut(
 ) -> tuple[np.ndarray, ...]:
     """A two-class task with a spurious cue: ``x`` (n, size, size, 3) float32 in [0, 1], ``y`` int64.
 
-    The classes are ``SHORTCUT_CLASSES``: a dark circle (label 0) or a dark square
-    (label 1) of random size, position, rotation and shade, as in ``load_shapes``.
+    The classes are ``SHORTCUT_CLASSES``: a circle (label 0) or a square (label 1)
+    of random size, position, rotation and shade, placed as in ``load_shapes``.
     Telling them apart takes a small CNN several epochs. Each image also carries
     a cue that points to one class, which is much easier to see:
 
-    - ``cue="marker"`` (the tanks story): on a light plain background, a small
-      pencil-like cross (a 5x5 dark "x", 1 pixel wide) in the corner farthest from
-      the shape (it never touches the shape) means label 1; no cross means label 0.
-    - ``cue="background"`` (the huskies-on-snow story): the background is "snow"
-      (bright, bluish white) for label 0 and "grass" (green) for label 1, both
-      speckled.
+    - ``cue="marker"`` (the tanks story): a grey shape on light plain "paper"; a
+      small pencil-like cross (a 5x5 near-black "x", 1 pixel wide) in the corner
+      farthest from the shape (off the shape, for ``size`` >= 24) means label 1,
+      no cross means label 0.
+    - ``cue="background"`` (the huskies-on-snow story): a dark shape on "snow"
+      (bright bluish white) means label 0, on "grass" (green) label 1; both
+      backgrounds are speckled.
 
     ``aligned`` is the fraction of images whose cue agrees with their label,
     exactly ``round(aligned * count)`` images of each class: 1.0 gives an aligned
@@ -427,7 +428,22 @@ def load_shortcut(
     With ``return_cue=True`` it also returns ``cue_label`` (n,) int64: the class
     the cue points to, or -1 where the cue is removed.
 
-    SHORTCUT_NUMBERS_PLACEHOLDER
+    Measured on the 2-core CPU machine: a small CNN (3x3 convolutions with 16, 32,
+    32 filters and ReLU, a 2x2 max pool after the first two, global average
+    pooling, a softmax layer: 14,402 parameters; Adam, learning rate 3e-3, batch
+    64) trained on ``load_shortcut(cue, 2000, aligned, seed=0)``, accuracy on
+    ``shortcut_test_sets(cue, 1000, seed=1)`` given as aligned / swapped / removed:
+
+    - marker, ``aligned=0.95``: 0.996 / 0.011 / 0.506 after 2 epochs (0.50 on all
+      three after 1), still 1.000 / 0.001 / 0.500 after 12: the cross is all it uses.
+    - marker, ``aligned=0.5``: 0.50 on all three for 5 epochs, then the shape is
+      learnt: 0.849 / 0.810 / 0.839 after 12 epochs. The gap is closed.
+    - background, ``aligned=0.95``: 1.000 / 0.000 / 0.487 after 1 epoch and
+      1.000 / 0.000 / 0.500 after 10: it never looks at the shape.
+    - background, ``aligned=0.5``: 0.714 / 0.678 / 0.862 after 10 epochs (0.60 /
+      0.60 / 0.57 after 6): a gap of 0.04 instead of 1.0.
+
+    Generating 2,000 images takes about 1 s on a busy 2-core machine.
     """
     if cue not in SHORTCUT_CUES:
         raise ValueError(f"unknown cue {cue!r}; choose one of {', '.join(SHORTCUT_CUES)}")
@@ -440,14 +456,15 @@ def load_shortcut(
     mask, centre = _shape_masks(rng, y, list(SHORTCUT_CLASSES), size)  # (n, H, W), (n, 2)
 
     # Every random draw below happens whatever the cue is set to.
-    shape_rgb = rng.uniform(0.0, 0.3, n)[:, None] + rng.uniform(-0.08, 0.08, (n, 3))
+    shape_rgb = rng.uniform(0.0, 0.25, n)[:, None] + rng.uniform(-0.08, 0.08, (n, 3))
     paper = rng.uniform(0.65, 0.95, n)[:, None] + rng.uniform(-0.05, 0.05, (n, 3))
-    pencil = rng.uniform(0.1, 0.3, n)
+    ink = paper - rng.uniform(0.4, 0.55, n)[:, None]  # grey shapes, mostly lighter than the pencil
+    pencil = rng.uniform(0.0, 0.15, n)
     snow = rng.uniform(0.85, 0.95, n)[:, None] + np.array([-0.04, 0.0, 0.04])
     grass = np.stack(
-        [rng.uniform(0.2, 0.35, n), rng.uniform(0.5, 0.65, n), rng.uniform(0.1, 0.25, n)], axis=1
+        [rng.uniform(0.3, 0.45, n), rng.uniform(0.6, 0.75, n), rng.uniform(0.15, 0.3, n)], axis=1
     )
-    grey = rng.uniform(0.55, 0.75, n)[:, None] + rng.uniform(-0.03, 0.03, (n, 3))
+    grey = rng.uniform(0.5, 0.7, n)[:, None] + rng.uniform(-0.03, 0.03, (n, 3))
     speckle = rng.uniform(-0.08, 0.08, (n, size, size, 1)).astype(np.float32)
     jitter = rng.integers(1, 4, (n, 2))  # the cross's distance from the image edges
     noise = 0.04 * rng.standard_normal((n, size, size, 3), dtype=np.float32)
@@ -458,14 +475,18 @@ def load_shortcut(
         colour = np.where(cue_label[:, None] == 0, snow, grass)
         colour = np.where(cue_label[:, None] == -1, grey, colour)
         bg = colour[:, None, None, :].astype(np.float32) + speckle
-    x = np.where(mask[..., None], shape_rgb[:, None, None, :].astype(np.float32), bg)
+    fg = (ink if cue == "marker" else shape_rgb)[:, None, None, :].astype(np.float32)
+    x = np.where(mask[..., None], fg, bg)
 
     if cue == "marker":  # a 5x5 "x" in the corner farthest from the shape's centre
         arm = np.arange(5)
         for i in np.flatnonzero(cue_label == 1):
             far_x, far_y = centre[i] < size / 2  # shape on the left: cross on the right
-            col = size - 5 - jitter[i, 0] if far_x else jitter[i, 0]
-            row = size - 5 - jitter[i, 1] if far_y else jitter[i, 1]
+            for j in (jitter[i], (0, 0)):  # into the very corner if it would touch the shape
+                col = size - 5 - j[0] if far_x else j[0]
+                row = size - 5 - j[1] if far_y else j[1]
+                if not mask[i, row : row + 5, col : col + 5].any():
+                    break
             x[i, row + arm, col + arm] = pencil[i]
             x[i, row + arm, col + 4 - arm] = pencil[i]
     x += noise

@@ -128,11 +128,19 @@ IMAGENET_WEIGHTS = {
 
 
 def imagenet_weights_path(name: str) -> Path:
-    """Where Keras caches the ImageNet weights of ``name``: ``$KERAS_HOME/models/<file>`` (default ``~/.keras``)."""
+    """Where Keras caches the ImageNet weights of ``name``: ``$KERAS_HOME/models/<file>``.
+
+    ``$KERAS_HOME`` defaults to ``~/.keras`` (``/tmp/.keras`` if the home folder is
+    not writable), as in ``keras.utils.get_file``; ``<file>`` is ``IMAGENET_WEIGHTS[name]``.
+    """
     if name not in IMAGENET_WEIGHTS:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(IMAGENET_WEIGHTS)}")
-    home = os.path.expanduser(os.environ.get("KERAS_HOME", os.path.join("~", ".keras")))
-    return Path(home) / "models" / IMAGENET_WEIGHTS[name]
+    if "KERAS_HOME" in os.environ:
+        home = Path(os.environ["KERAS_HOME"]).expanduser()
+    else:  # as Keras does: ~/.keras, or /tmp/.keras when the home folder is read-only
+        user = Path("~").expanduser()
+        home = (user if os.access(user, os.W_OK) else Path("/tmp")) / ".keras"
+    return home / "models" / IMAGENET_WEIGHTS[name]
 
 
 def imagenet_model(name: str = "VGG19"):

@@ -32,6 +32,7 @@ TRAIN_SEED = 1000
 HELD_OUT_SEED = 1
 """Seed of the held-out sample whose accuracy ``pretrain`` records."""
 HELD_OUT_N = 2000
+"""Size of the held-out sample (``min(HELD_OUT_N, n)`` for tiny runs)."""
 EVAL_SEED = 2
 """Seed reserved for the tests' fresh sample: never used for training or the recorded accuracy."""
 
@@ -67,7 +68,8 @@ def pretrain(
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-    x_val, y_val = load_source_task(HELD_OUT_N, seed=HELD_OUT_SEED)
+    held_out_n = min(HELD_OUT_N, n)  # smaller only for tiny test runs
+    x_val, y_val = load_source_task(held_out_n, seed=HELD_OUT_SEED)
     for epoch in range(epochs):
         x_train, y_train = load_source_task(n, seed=TRAIN_SEED + epoch)  # a fresh sample
         if verbose:
@@ -82,7 +84,7 @@ def pretrain(
     record = {
         "held_out_accuracy": round(accuracy, 4),
         "held_out_seed": HELD_OUT_SEED,
-        "held_out_n": HELD_OUT_N,
+        "held_out_n": held_out_n,
         "train_seeds": [TRAIN_SEED, TRAIN_SEED + epochs - 1],
         "epochs": epochs,
         "n_per_epoch": n,
@@ -97,7 +99,7 @@ def pretrain(
     out.with_name(out.name.removesuffix(".weights.h5") + ".json").write_text(
         json.dumps(record, indent=1) + "\n"
     )
-    print(f"held-out accuracy {accuracy:.4f} on {HELD_OUT_N} images; {seconds:.0f} s; wrote {out}")
+    print(f"held-out accuracy {accuracy:.4f} on {held_out_n} images; {seconds:.0f} s; wrote {out}")
     return record
 
 
