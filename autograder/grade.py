@@ -19,6 +19,7 @@ from autograder.sandbox import MAX_NOTE, GiB, Limits, Runner, RunOutcome, cap_te
 from autograder.submissions import (
     NOT_NOTEBOOK,
     Entry,
+    absent,
     collect,
     load_roster,
     remove_tree,
@@ -59,9 +60,11 @@ def grade(
         if not found.entries:
             raise ValueError(f"no notebooks found under {', '.join(map(str, paths))}")
         entries = found.entries
+        missing: list[str] = []
         if roster is not None:
             names = load_roster(roster)
             entries = [with_roster(e, names) for e in entries]
+            missing = absent(found.entries, names)
         limits = Limits(
             timeout=timeout or assignment.default_timeout,
             memory=int(memory_gib * GiB),
@@ -131,6 +134,7 @@ def grade(
                     "submissions": len(reports),
                     "class": len(book.rows),
                     "resumed_skipped": len(skipped),
+                    "roster_without_submission": missing,
                     "ignored": found.ignored,
                     "superseded": [e.source for e in found.superseded],
                     "grader": book.version,
@@ -143,6 +147,8 @@ def grade(
         if progress:
             if reports:
                 print(summary_table(assignment, reports))
+            if missing:
+                print(f"on the roster, no submission found ({len(missing)}): {'; '.join(missing)}")
             for line in _notes(found, book, skipped, todo):
                 print(line)
             print(

@@ -382,10 +382,27 @@ def load_roster(path: Path) -> dict[str, dict[str, str]]:
     return roster
 
 
-def with_roster(entry: Entry, roster: dict[str, dict[str, str]]) -> Entry:
-    """The entry with its name and email from the roster, when one of its ids is there."""
+def roster_match(entry: Entry, roster: dict[str, dict[str, str]]) -> dict[str, str] | None:
+    """The roster's person for this entry (by id, LMS id, name or name slug), or None."""
     for key in (entry.student, entry.lms_id, entry.name, _slug(entry.name), _slug(entry.student)):
         info = roster.get(key.lower()) if key else None
         if info:
-            return replace(entry, name=info["name"] or entry.name, email=info["email"])
-    return entry
+            return info
+    return None
+
+
+def with_roster(entry: Entry, roster: dict[str, dict[str, str]]) -> Entry:
+    """The entry with its name and email from the roster, when one of its ids is there."""
+    info = roster_match(entry, roster)
+    if info is None:
+        return entry
+    return replace(entry, name=info["name"] or entry.name, email=info["email"])
+
+
+def absent(entries: list[Entry], roster: dict[str, dict[str, str]]) -> list[str]:
+    """Names (or emails) of the roster's people that no entry matched: no submission."""
+    matched = {id(info) for e in entries if (info := roster_match(e, roster)) is not None}
+    people = {id(info): info for info in roster.values()}
+    return sorted(
+        info["name"] or info["email"] for key, info in people.items() if key not in matched
+    )

@@ -24,6 +24,9 @@ from autograder.release import nbgrader
 AID = "a1_convolution"
 SUBMITTED = CORPUS / AID / "submitted"
 FULL = load_assignment(AID).max_score
+# A solution earns FULL, or one point less when a loaded machine slows the timed check
+# (conv2d_im2col_speed) below its ratio: the scores below allow for that point only.
+SOLVED = FULL - 1
 
 
 def _sample(name: str) -> Path:
@@ -56,6 +59,7 @@ def term(tmp_path_factory):
         "Student,ID,SIS Login ID,Email\n"
         '"Doe, Jane",23456,jdoe,jane@uni.edu\n'
         '"Smith, Bob",34567,bsmith,bob@uni.edu\n'
+        '"Park, Min",56789,mpark,min@uni.edu\n'
     )
     out = base / "out"
     tmp = base / "tmp"  # the graders' TMPDIR: the zip is extracted there, and removed
@@ -95,12 +99,14 @@ def test_every_file_is_a_row_or_counted(term):
     assert term["first"].returncode == 0, term["first"].stderr[-2000:]
     grades = term["grades_first"]
     assert sorted(grades) == ["Ann_Kim", "doejane", "leeann", "smithbob", "student"]
-    assert float(grades["doejane"]["score"]) == FULL  # the newest resubmission, not the first
-    assert float(grades["Ann_Kim"]["score"]) == FULL - 1  # the mistake in Ann's notebook
+    assert float(grades["doejane"]["score"]) >= SOLVED  # the newest resubmission, not the first
+    assert grades["Ann_Kim"]["conv2d_true"] == "0"  # the mistake in Ann's notebook
+    assert float(grades["Ann_Kim"]["corr2d"]) == 2 and float(grades["Ann_Kim"]["score"]) > 0
     assert float(grades["leeann"]["score"]) == 0 and float(grades["smithbob"]["score"]) == 0
     stdout = term["first"].stdout
     assert "not a notebook (1, zero rows in grades.csv): leeann" in stdout
     assert "ignored 2 hidden or system file(s)" in stdout
+    assert "on the roster, no submission found (1): Park, Min" in stdout
     assert f"doejane_23456_78901_{AID}.ipynb" in stdout.split("superseded")[1]
     feedback = (term["out"] / "leeann" / "feedback.html").read_text()
     assert "solution.py" in feedback and "not a Jupyter notebook" in feedback
@@ -126,12 +132,13 @@ def test_regrading_one_student_keeps_the_class(term):
     assert term["second"].returncode == 0, term["second"].stderr[-2000:]
     grades = read_grades(term["out"] / "grades.csv")
     assert sorted(grades) == ["Ann_Kim", "doejane", "leeann", "smithbob", "student"]
-    assert float(grades["smithbob"]["score"]) == FULL
+    score = float(grades["smithbob"]["score"])
+    assert score >= SOLVED
     for other in ("Ann_Kim", "doejane", "leeann", "student"):
         assert grades[other] == term["grades_first"][other]
-    assert f"changed: smithbob 0 -> {FULL:g}" in term["second"].stdout
+    assert f"changed: smithbob 0 -> {score:g}" in term["second"].stdout
     bob = [h for h in _history(term["out"]) if h["student"] == "smithbob"]
-    assert [h["score"] for h in bob] == [0.0, FULL] and bob[1]["previous_score"] == 0.0
+    assert [h["score"] for h in bob] == [0.0, score] and bob[1]["previous_score"] == 0.0
     assert bob[0]["sha256"] != bob[1]["sha256"] and bob[1]["grader"].startswith("0.")
     assert bob[1]["attempt"] == 2
 
@@ -182,7 +189,7 @@ def test_lms_exports(term):
     by_id = {r["ID"] or r["SIS Login ID"]: r for r in canvas[1:]}
     assert sorted(by_id) == ["23456", "34567", "45678", "Ann_Kim", "student"]
     assert by_id["23456"]["Student"] == "Doe, Jane"
-    assert float(by_id["34567"][AID]) == float(ours["smithbob"]["score"]) == FULL
+    assert float(by_id["34567"][AID]) == float(ours["smithbob"]["score"]) >= SOLVED
     with (out / "moodle.csv").open() as f:
         moodle = {r["Full name"]: r for r in csv.DictReader(f)}
     assert moodle["Ann Kim"]["Identifier"] == "Participant 123"
@@ -259,7 +266,7 @@ def test_interrupt_keeps_what_finished_and_resume_completes(tmp_path):
     assert "Traceback" not in stderr
     grades = read_grades(out / "grades.csv")
     assert sorted(grades) == ["a_ann", "b_bob"]
-    assert float(grades["a_ann"]["score"]) == FULL
+    assert float(grades["a_ann"]["score"]) >= SOLVED
     time.sleep(1.0)
     assert _ours(str(tmp)) == []  # no zygote, no child, no grader left
     assert list(tmp.iterdir()) == []  # no temporary folder left

@@ -141,13 +141,15 @@ def test_zip_caps(tmp_path, monkeypatch):
 
 
 def test_roster_maps_canvas_and_moodle_ids(tmp_path):
-    """Does a roster CSV give names and emails to Canvas (`doejane`, user id) and Moodle ids?"""
+    """Does a roster CSV give names and emails to Canvas (`doejane`, user id) and Moodle ids,
+    and name who handed in nothing?"""
     roster = _put(
         tmp_path / "roster.csv",
         "Student,ID,SIS Login ID,Email\n"
         '"Doe, Jane",23456,jdoe,jane@uni.edu\n'
         '"Smith, Bob",34567,bsmith,bob@uni.edu\n'
-        '"Lee, Ann",99999,alee,ann@uni.edu\n',
+        '"Lee, Ann",99999,alee,ann@uni.edu\n'
+        '"Park, Min",56789,mpark,\n',
     )
     names = load_roster(roster)
     entries = [
@@ -163,3 +165,4 @@ def test_roster_maps_canvas_and_moodle_ids(tmp_path):
         ("Lee, Ann", "ann@uni.edu"),
         ("", ""),
     ]
+    assert submissions.absent(entries, names) == ["Park, Min"]  # on the roster, nothing handed in
