@@ -4,6 +4,8 @@ The NumPy rules below are the ones the lecture states; each test compares one of
 framework on the same inputs, and a second case shows that a wrong variant would be caught.
 """
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -277,10 +279,17 @@ def replay_plateau(val_losses, lr, factor, patience, min_delta, cooldown, min_lr
     return used
 
 
+@functools.cache
+def _tiny_model():
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=1.0), loss="mse")
+    return model
+
+
 def drive_callback(val_losses, lr=1.0, **kwargs):
     """Keras' ReduceLROnPlateau fed scripted validation losses, as fit would call it; the rate per epoch."""
-    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate=lr), loss="mse")
+    model = _tiny_model()
+    model.optimizer.learning_rate = lr
     callback = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", **kwargs)
     callback.set_model(model)
     callback.on_train_begin()
@@ -349,6 +358,44 @@ def test_plateau_patience_and_min_delta():
     assert first_epochs_at_a_lower_rate(drive_callback(large, patience=2, min_delta=0.01))[0] == 3
 
 
+def test_wrong_plateau_rules_are_caught():
+    """Would a replay that counts cooldown=c as c skipped epochs, or compares with the previous epoch, be caught?"""
+
+    def skip_c_epochs(val_losses, lr, factor, patience, min_delta, cooldown):
+        best, wait, cooling, used = None, 0, 0, []
+        for loss in val_losses:
+            used.append(lr)
+            if best is None or loss < best - min_delta:
+                best, wait = loss, 0
+            elif cooling > 0:
+                wait = 0
+            else:
+                wait += 1
+                if wait >= patience:
+                    lr, wait, cooling = lr * factor, 0, cooldown + 1
+            cooling = max(cooling - 1, 0)
+        return used
+
+    def previous_epoch(val_losses, lr, factor, patience, min_delta, cooldown):
+        previous, wait, used = None, 0, []
+        for loss in val_losses:
+            used.append(lr)
+            if previous is None or loss < previous - min_delta:
+                wait = 0
+            else:
+                wait += 1
+                if wait >= patience:
+                    lr, wait = lr * factor, 0
+            previous = loss
+        return used
+
+    rule = dict(factor=0.5, patience=2, min_delta=0.02, cooldown=1)
+    assert not np.allclose(skip_c_epochs(SCRIPTED, 1.0, **rule), drive_callback(SCRIPTED, **rule))
+    slow = [1.0 - 0.005 * e for e in range(12)]  # beats the best by 0.01 every second epoch
+    rule = dict(factor=0.5, patience=3, min_delta=0.01, cooldown=0)
+    assert not np.allclose(previous_epoch(slow, 1.0, **rule), drive_callback(slow, **rule))
+
+
 def test_plateau_replay_matches_keras_on_random_sequences():
     """Does the lecture's replay give Keras' rate at every epoch, for random losses and settings (min_lr included)?"""
     rng = np.random.default_rng(0)
@@ -373,16 +420,16 @@ def test_plateau_in_a_real_fit():
     x = rng.normal(size=(64, 4)).astype("float32")
     y = (x @ np.array([1.0, -2.0, 0.5, 0.0], "float32"))[:, None] + rng.normal(0, 0.5, (64, 1))
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.05), loss="mse")
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.2), loss="mse")
     rule = dict(factor=0.5, patience=2, min_delta=0.05, cooldown=1)
     callback = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", **rule)
     history = model.fit(
-        x[:48], y[:48], validation_data=(x[48:], y[48:]), epochs=15, batch_size=16, verbose=0,
+        x[:48], y[:48], validation_data=(x[48:], y[48:]), epochs=10, batch_size=16, verbose=0,
         callbacks=[callback],
     ).history  # fmt: skip
     used = history["learning_rate"]
-    assert first_epochs_at_a_lower_rate(used), "the run should reach a plateau"
-    np.testing.assert_allclose(used, replay_plateau(history["val_loss"], 0.05, **rule), rtol=1e-5)
+    assert len(first_epochs_at_a_lower_rate(used)) >= 2, "the run should reach a plateau"
+    np.testing.assert_allclose(used, replay_plateau(history["val_loss"], 0.2, **rule), rtol=1e-5)
 
 
 # ---------------------------------------------------------------- losses
