@@ -11,7 +11,7 @@ import threading
 import time
 from pathlib import Path
 
-from autograder.core import Result, load_assignment
+from autograder.core import Assignment, Result, load_assignment
 from autograder.gradebook import Gradebook, file_hash
 from autograder.notebook import NotebookError, read_cells
 from autograder.report import StudentReport, summary_table
@@ -144,6 +144,7 @@ def grade(
                 indent=2,
             )
         )
+        report_line = _class_report(out, assignment)
         if progress:
             if reports:
                 print(summary_table(assignment, reports))
@@ -157,6 +158,8 @@ def grade(
             )
             if written is not None:
                 print(f"nbgrader: {written} student(s) written to {nbgrader_db}")
+            if report_line:
+                print(report_line)
             if isolation_info is not None:
                 print(f"isolation: {isolation_info.summary()}")
         return reports
@@ -173,6 +176,21 @@ def grade(
         remove_tree(workdir)
         if book is not None:
             book.close()
+
+
+def _class_report(out: Path, assignment: Assignment) -> str:
+    """Write ``report.html`` for the whole class; a failure is one line, never lost grades."""
+    from autograder.classreport import write_report
+
+    try:
+        return f"class report: {write_report(out, assignment)}"
+    except Exception as exc:  # noqa: BLE001 - grades are saved already; the report is extra
+        print(
+            f"autograder: warning: report.html not written ({type(exc).__name__}: {exc}); "
+            "the grades are saved",
+            file=sys.stderr,
+        )
+        return ""
 
 
 @contextlib.contextmanager
