@@ -30,9 +30,10 @@ TOP_MISTAKES = 25  # rows in the ranked table (the plot shows the first 10)
 _CASE_PREFIX = re.compile(r"^`(?P<fn>[^`]+)` failed on case \d+(?: of \d+)?")
 # What compare_array and the harness say when no named mistake matched: listed apart.
 _GENERIC = re.compile(
-    r"^(?:largest difference |output shape \(.*\), expected \(|output contains NaN|raised |"
-    r"expected an? \w+|`[^`]+` (?:is not defined|is an? \w+, not a function|raised )|"
-    r"the grader could not read )"
+    r"^(?:`[^`]+` )?(?:largest difference |output shape \(.*\), expected \(|"
+    r"output contains NaN|raised |expected an? \w+|is not defined|is an? \w+, not a function|"
+    r"returned an? \w+; return |returned an array of dtype |returned something NumPy cannot|"
+    r"got N, expected N$|the grader could not read )"
 )
 _NUMBER = re.compile(r"(?<![A-Za-z_])[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?", re.IGNORECASE)
 
@@ -41,7 +42,7 @@ _NUMBER = re.compile(r"(?<![A-Za-z_])[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?", re
 class Mistake:
     """One kind of failure message and the students whose feedback names it."""
 
-    check: str
+    checks: tuple[str, ...]  # the checks whose feedback said it
     text: str  # the mistake as students read it, numbers replaced by N where they differ
     students: int
     share: float  # of the class (0..1)
@@ -79,13 +80,15 @@ def _key(text: str) -> str:
 
 
 def rank_mistakes(results: dict[str, dict], class_size: int) -> list[Mistake]:
-    """Failure messages grouped by (check, mistake), ranked by the students who made each.
+    """Failure messages grouped by their mistake's text, ranked by the students who made it.
 
-    ``results`` is student -> results.json. A student counts once per mistake. Checks that
-    were not run (``was not checked``: a timeout, a broken file) are left to the failure
-    counts. Shares are of ``class_size``."""
-    who: dict[tuple[str, str], set[str]] = {}
-    texts: dict[tuple[str, str], Counter] = {}
+    ``results`` is student -> results.json. Texts equal up to their numbers are one mistake,
+    whichever checks said it; a student counts once per mistake. Checks that were not run
+    (``was not checked``: a timeout, a broken file) are left to the failure counts. Shares
+    are of ``class_size``."""
+    who: dict[str, set[str]] = {}
+    checks: dict[str, dict[str, None]] = {}  # ordered sets
+    texts: dict[str, Counter] = {}
     for student, res in results.items():
         for test in res.get("tests", []):
             if test.get("status") == "passed":
@@ -94,17 +97,17 @@ def rank_mistakes(results: dict[str, dict], class_size: int) -> list[Mistake]:
             if not message or "` was not checked: " in message:
                 continue
             text = mistake_text(message)
-            check = str(test.get("name", "")).split(":", 1)[0]
-            key = (check, _key(text))
+            key = _key(text)
             who.setdefault(key, set()).add(student)
+            checks.setdefault(key, {})[str(test.get("name", "")).split(":", 1)[0]] = None
             texts.setdefault(key, Counter())[text] += 1
     ranked = []
     for key, students in who.items():
-        seen = texts[key]
-        text = next(iter(seen)) if len(seen) == 1 else key[1]
+        text = next(iter(texts[key])) if len(texts[key]) == 1 else key
         share = len(students) / max(class_size, 1)
-        ranked.append(Mistake(key[0], text, len(students), share, not _GENERIC.match(key[1])))
-    ranked.sort(key=lambda m: (-m.students, m.check, m.text))
+        named = not _GENERIC.match(key)
+        ranked.append(Mistake(tuple(checks[key]), text, len(students), share, named))
+    ranked.sort(key=lambda m: (-m.students, m.checks, m.text))
     return ranked
 
 
@@ -170,14 +173,16 @@ def _plots(
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     figs = {}
     scores = [float(r.get("score", 0.0)) for r in rows.values()]
     fig, ax = plt.subplots(figsize=(7, 3.2))
     top = assignment.max_score
-    ax.hist(
-        scores, bins=min(20, max(int(top), 1)), range=(0, top), color="#3b6ea8", edgecolor="white"
-    )
+    # one bar per whole point up to 40 points (half points share a bar), else 20 bars
+    bins = [k - 0.5 for k in range(int(top) + 2)] if top <= 40 else 20
+    ax.hist(scores, bins=bins, color="#3b6ea8", edgecolor="white")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set(
         title=f"Scores ({len(scores)} students)", xlabel=f"score out of {top:g}", ylabel="students"
     )
@@ -193,7 +198,9 @@ def _plots(
     if named:
         shown = named[:10]
         fig, ax = plt.subplots(figsize=(7, 0.6 + 0.32 * len(shown)))
-        labels = [f"#{i} {m.check}" for i, m in enumerate(shown, 1)][::-1]
+        labels = [
+            f"#{i} {m.checks[0]}{' +' if len(m.checks) > 1 else ''}" for i, m in enumerate(shown, 1)
+        ][::-1]
         ax.barh(labels, [100 * m.share for m in shown][::-1], color="#c0392b")
         ax.set(title="Most common mistakes (see the table)", xlabel="% of students")
         figs["mistakes"] = _png(fig)
@@ -202,6 +209,7 @@ def _plots(
     if seconds:
         fig, ax = plt.subplots(figsize=(7, 3.0))
         ax.hist(seconds, bins=20, color="#7a5195", edgecolor="white")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set(title="Run time per notebook", xlabel="seconds", ylabel="students")
         figs["seconds"] = _png(fig)
     return figs
@@ -225,15 +233,21 @@ def _table(head: list[str], rows: list[list[str]], numeric: set[int] = frozenset
     return "".join(out)
 
 
+def _code_spans(text: str) -> str:
+    """Escaped text with its `code` spans as <code> (escaped first: nothing else is markup)."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
+
+
 def _mistake_table(mistakes: list[Mistake]) -> str:
-    return _table(
-        ["#", "students", "check", "mistake"],
-        [
-            [str(i), f"{100 * m.share:.0f}% ({m.students})", m.check, m.text]
-            for i, m in enumerate(mistakes, 1)
-        ],
-        {0, 1},
-    )
+    e = html.escape
+    out = ["<table><tr><th>#</th><th>students</th><th>mistake</th><th>checks</th></tr>"]
+    for i, m in enumerate(mistakes, 1):
+        out.append(
+            f"<tr><td class='n'>{i}</td><td class='n'>{100 * m.share:.0f}% ({m.students})</td>"
+            f"<td>{_code_spans(m.text)}</td><td>{e(', '.join(m.checks))}</td></tr>"
+        )
+    out.append("</table>")
+    return "".join(out)
 
 
 def report_html(assignment: Assignment, rows: dict[str, dict], results: dict[str, dict]) -> str:
@@ -268,9 +282,10 @@ def report_html(assignment: Assignment, rows: dict[str, dict], results: dict[str
             {1, 2, 3},
         ),
         "<h2>Mistakes the class made</h2>",
-        "<p>The mistakes the checks named in the feedback students read, grouped by check and "
-        "text (case details left out; N where the numbers differ between students), ranked by "
-        "the students who made each; a student counts once per mistake.</p>",
+        "<p>The mistakes the checks named in the feedback students read, grouped by their text "
+        "(case details left out; N where the numbers differ between students), ranked by the "
+        "students who made each; a student counts once per mistake, whichever checks said it."
+        "</p>",
     ]
     named = [m for m in mistakes if m.named][:TOP_MISTAKES]
     other = [m for m in mistakes if not m.named][:TOP_MISTAKES]

@@ -22,7 +22,8 @@ NO_FLIP = (
     "your output equals true convolution: Keras's Conv2D does not flip the kernel "
     "(cross-correlation)"
 )
-HOSTILE = "<script>alert('x')</script> & <img src=x onerror=alert(1)>"
+HOSTILE = "<script>alert('x')</script> & `<img src=x onerror=alert(1)>`"
+BIAS = "the bias is missing: add b[k] to every output of filter k"
 
 
 def _corr_fail(case: int, problem: str) -> str:
@@ -59,8 +60,8 @@ def _not_run(status: str, why: str):
 @pytest.fixture(scope="module")
 def klass():
     """11 students: 4 flipped the kernel in corr2d (on different cases), 2 wrong numbers
-    (different differences), 1 raised a hostile message, 1 solved, 1 timeout, 1 broken file,
-    1 not a notebook."""
+    (different differences), 1 with a hostile error and the bias missing in two checks,
+    1 solved, 1 timeout, 1 broken file, 1 not a notebook."""
     students = {
         "s0": _student({}),
         "s1": _student({"corr2d": _corr_fail(1, NO_FLIP)}, seconds=2.0),
@@ -73,7 +74,14 @@ def klass():
         "s6": _student(
             {"corr2d": _corr_fail(4, "largest difference 2.5 exceeds the tolerance 0.0001")}
         ),
-        "s7": _student({"im2col": f"`im2col` failed on case 1 of 3: raised ValueError: {HOSTILE}"}),
+        "s7": _student(
+            {
+                "im2col": f"`im2col` failed on case 1 of 3: raised ValueError: {HOSTILE}",
+                "conv2d_forward_basic": f"`conv2d_forward` failed on case 2 of 6 (x (1, 5, 5, 1)): {BIAS}",
+                "conv2d_forward_options": f"`conv2d_forward` failed on case 1 of 9: {BIAS}",
+                "conv2d_im2col": "`conv2d_im2col` failed on case 1 of 5: returned a Rigged; return a NumPy array",
+            }
+        ),
         "t1": _not_run("timeout", "the notebook ran past the 120 s limit"),
         "b1": _not_run("broken", "the file is not valid JSON"),
         "n1": _not_run("not a notebook", "the submitted file 'x.py' is not a notebook"),
@@ -110,25 +118,38 @@ def test_ranking_and_percentages(klass, page):
     rows, results = klass
     ranked = rank_mistakes(results, len(rows))
     first = ranked[0]
-    assert (first.check, first.text, first.students, first.named) == ("corr2d", NO_FLIP, 4, True)
+    assert (first.checks, first.text, first.students, first.named) == (
+        ("corr2d",),
+        NO_FLIP,
+        4,
+        True,
+    )
     assert first.share == pytest.approx(4 / 11)
     assert sum(m.text == NO_FLIP for m in ranked) == 1
     # wrong numbers group up to their numbers, and are not a named mistake
     diff = [m for m in ranked if m.text.startswith("largest difference")]
     assert len(diff) == 1 and diff[0].students == 2 and not diff[0].named
     assert diff[0].text == "largest difference N exceeds the tolerance N"
-    pad = [m for m in ranked if m.check == "zero_pad"]
+    pad = [m for m in ranked if "zero_pad" in m.checks]
     assert len(pad) == 1 and pad[0].named and pad[0].students == 1
+    # one mistake said by two checks is one row, its student counted once
+    bias = [m for m in ranked if m.text == BIAS]
+    assert len(bias) == 1 and bias[0].students == 1
+    assert bias[0].checks == ("conv2d_forward_basic", "conv2d_forward_options")
+    # a wrong return type is not a named mistake
+    assert not next(m for m in ranked if m.text.startswith("returned a Rigged")).named
     # checks that never ran are failure counts, not mistakes
     assert not any("was not checked" in m.text for m in ranked)
 
-    assert f"36% (4)</td><td>corr2d</td><td>{NO_FLIP.replace(chr(39), '&#x27;')}" in page
+    assert "case 3 of 7" not in page and "kernel (3, 2)" not in page  # no case, no inputs
+    assert f"36% (4)</td><td>{NO_FLIP.replace(chr(39), '&#x27;')}</td><td>corr2d</td>" in page
 
 
 def test_hostile_message_is_escaped(page):
     """Is a student-chosen error text escaped, never live markup?"""
     assert "<script>" not in page and "onerror=alert(1)>" not in page
-    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; &lt;img" in page
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; " in page
+    assert "<code>&lt;img src=x onerror=alert(1)&gt;</code>" in page  # a code span, escaped
 
 
 def test_plots_present(page):
