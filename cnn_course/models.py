@@ -143,13 +143,14 @@ def imagenet_weights_path(name: str) -> Path:
     return home / "models" / IMAGENET_WEIGHTS[name]
 
 
-def imagenet_model(name: str = "VGG19"):
+def imagenet_model(name: str = "VGG19", substitute: str = "cnn_course.models.pretrained_base()"):
     """``keras.applications.<name>(weights="imagenet")`` if its weights are cached, else ``None``.
 
     ``name`` is ``"VGG19"`` or ``"MobileNetV2"`` (224x224 inputs, the full
     classifier). Never downloads: when the file is not in Keras's cache (see
-    ``imagenet_weights_path``) it prints one line naming the offline substitute,
-    ``cnn_course.models.pretrained_base()``, and returns ``None``. A lecture then
+    ``imagenet_weights_path``) it prints one line naming the offline substitute
+    (``substitute``: by default ``cnn_course.models.pretrained_base()``; a lecture that
+    falls back on something else names it) and returns ``None``. A lecture then
     uses the substitute and says which model ran. Real ImageNet models expect
     their own preprocessing (``keras.applications.<module>.preprocess_input``),
     unlike the base, which takes images in [0, 1].
@@ -158,7 +159,7 @@ def imagenet_model(name: str = "VGG19"):
     if not path.is_file():
         print(
             f"{name} ImageNet weights not in the Keras cache ({path}); "
-            "using the offline substitute cnn_course.models.pretrained_base() instead"
+            f"using the offline substitute {substitute} instead"
         )
         return None
     import keras

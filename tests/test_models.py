@@ -138,6 +138,8 @@ def test_imagenet_model_offline_returns_none_with_a_notice(monkeypatch, tmp_path
         assert models.imagenet_model(name) is None
         out = capsys.readouterr().out
         assert out.count("\n") == 1 and name in out and "pretrained_base()" in out
+    assert models.imagenet_model("VGG19", substitute="a random network") is None
+    assert "substitute a random network instead" in capsys.readouterr().out
     with pytest.raises(ValueError):
         models.imagenet_model("ResNet50")
 
