@@ -468,26 +468,21 @@ def four_loop_conv(x, w, b):
     return out
 
 
-# The student's time is the best of SPEED_ROUNDS rounds of about a millisecond each: on a busy
-# machine some rounds are preempted, and one undisturbed round is enough (3 rounds lost the point
-# of correct solutions under a load of 10 on 2 cores). The baseline is CPU time, so a few do.
-SPEED_ROUNDS = 12
-BASELINE_ROUNDS = 3
+SPEED_ROUNDS = 3
 
 
 def _speed_fresh(rng: np.random.Generator):
     """Fresh timing inputs for this grading run, and what only the grader keeps: the
-    expected outputs and the four-loop baseline's CPU time on the first inputs."""
+    expected outputs and the four-loop baseline's CPU time on the same inputs."""
     rounds = [
         (rng.normal(size=(2, 24, 24, 8)), rng.normal(size=(3, 3, 8, 16)), rng.normal(size=(16,)))
         for _ in range(SPEED_ROUNDS)
     ]
     expected, baseline = [], float("inf")
-    for k, (x, w, b) in enumerate(rounds):
-        if k < BASELINE_ROUNDS:
-            t0 = time.thread_time()  # CPU time of this thread: other processes cannot inflate it
-            four_loop_conv(x, w, b)
-            baseline = min(baseline, time.thread_time() - t0)
+    for x, w, b in rounds:
+        t0 = time.thread_time()  # CPU time of this thread: other processes cannot inflate it
+        four_loop_conv(x, w, b)
+        baseline = min(baseline, time.thread_time() - t0)
         expected.append(_ref().conv2d(x, w, b))
     return {"rounds": rounds}, {"expected": expected, "baseline": baseline}
 
