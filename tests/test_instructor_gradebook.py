@@ -223,6 +223,26 @@ def _ours(tag: str) -> list[int]:
     return pids
 
 
+def _with_sleep(sample: str, dest: Path, first: bool) -> None:
+    """A sample notebook with a cell that sleeps 300 s, first or last: a notebook still running."""
+    nb = nbformat.read(_sample(sample), as_version=4)
+    cell = nbformat.v4.new_code_cell("import time\ntime.sleep(300)")
+    cell.pop("id", None)  # the samples are nbformat 4.4: cells without ids
+    nb.cells.insert(0 if first else len(nb.cells), cell)
+    nbformat.write(nb, dest)
+
+
+def _start_grader(args: list[str], env: dict) -> subprocess.Popen:
+    """`autograder grade AID <args>` started as the command line starts it, output captured."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "autograder", "grade", AID, *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def test_interrupt_keeps_what_finished_and_resume_completes(tmp_path):
     """Does Ctrl-C after two results keep them in grades.csv, kill the running notebook, leave
     no temporary folder, exit 130 with a one-line summary; and does --resume grade only the rest?"""
@@ -230,23 +250,13 @@ def test_interrupt_keeps_what_finished_and_resume_completes(tmp_path):
     nbs.mkdir()
     shutil.copy(_sample("solution"), nbs / "a_ann.ipynb")
     shutil.copy(_sample("release"), nbs / "b_bob.ipynb")
-    sleeper = nbformat.read(_sample("solution"), as_version=4)
-    cell = nbformat.v4.new_code_cell("import time\ntime.sleep(300)")
-    cell.pop("id", None)  # the sample is nbformat 4.4: cells without ids
-    sleeper.cells.append(cell)
-    nbformat.write(sleeper, nbs / "c_sleepy.ipynb")
+    _with_sleep("solution", nbs / "c_sleepy.ipynb", first=False)
     tmp = tmp_path / "tmp"  # the grader's TMPDIR: its temporary folders and its processes' tag
     tmp.mkdir()
     out = tmp_path / "out"
     env = dict(os.environ, TMPDIR=str(tmp), MPLBACKEND="Agg")
-    cmd = [sys.executable, "-m", "autograder", "grade", AID, str(nbs), "--out", str(out)]
-    proc = subprocess.Popen(
-        [*cmd, "--jobs", "1", "--timeout", "200", "--quiet"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    args = [str(nbs), "--out", str(out)]
+    proc = _start_grader([*args, "--jobs", "1", "--timeout", "200", "--quiet"], env)
     try:
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline and proc.poll() is None:
@@ -274,7 +284,8 @@ def test_interrupt_keeps_what_finished_and_resume_completes(tmp_path):
     # --resume: only the sleeper is graded (its sleeping cell stopped by the timeout, the
     # functions still checked); the others keep their rows and are not graded again.
     again = subprocess.run(
-        [*cmd, "--resume", "--timeout", "8", "--jobs", "1"],
+        [sys.executable, "-m", "autograder", "grade", AID, *args]
+        + ["--resume", "--timeout", "8", "--jobs", "1"],
         env=env,
         capture_output=True,
         text=True,
@@ -292,23 +303,12 @@ def test_interrupt_keeps_what_finished_and_resume_completes(tmp_path):
 def test_interrupt_before_any_result(tmp_path):
     """Does Ctrl-C while the sandbox starts or the first notebook runs save nothing wrong,
     leave no process and no temporary folder, and exit 130 saying nothing was saved?"""
-    sleeper = nbformat.read(_sample("release"), as_version=4)
-    cell = nbformat.v4.new_code_cell("import time\ntime.sleep(300)")
-    cell.pop("id", None)
-    sleeper.cells.insert(0, cell)
-    nbformat.write(sleeper, tmp_path / "sleepy.ipynb")
+    _with_sleep("release", tmp_path / "sleepy.ipynb", first=True)
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     out = tmp_path / "out"
     env = dict(os.environ, TMPDIR=str(tmp), MPLBACKEND="Agg")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "autograder", "grade", AID, str(tmp_path / "sleepy.ipynb")]
-        + ["--out", str(out), "--quiet"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = _start_grader([str(tmp_path / "sleepy.ipynb"), "--out", str(out), "--quiet"], env)
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not (out / "grades.csv").is_file():
