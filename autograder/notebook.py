@@ -13,12 +13,6 @@ class NotebookError(Exception):
 
 
 @dataclass(frozen=True)
-class Submission:
-    student: str
-    path: Path
-
-
-@dataclass(frozen=True)
 class CodeCell:
     index: int  # 1-based position among the notebook's code cells
     source: str  # plain Python after IPython's transformer
@@ -74,43 +68,6 @@ def read_cells(path: Path) -> list[CodeCell]:
     return out
 
 
-def find_submissions(aid: str, paths: list[Path]) -> list[Submission]:
-    """Notebooks to grade, with student ids.
-
-    ``path`` may be a notebook (id: file stem), a folder in nbgrader's
-    ``submitted/<student>/<aid>/`` layout (id: ``<student>``), a single
-    ``<student>/<aid>/`` folder, or a folder of notebooks (ids: file stems).
-    ``autograder grade`` finds submissions with :func:`autograder.submissions.collect`,
-    which keeps these rules and adds Canvas, Moodle and zip downloads.
-    """
-    found: list[Submission] = []
-    for path in paths:
-        if path.is_file():
-            found.append(Submission(path.stem, path))
-            continue
-        if not path.is_dir():
-            raise FileNotFoundError(f"no such file or folder: {path}")
-        if (path / aid).is_dir():  # submitted/<student> itself
-            found.append(Submission(path.name, _pick_notebook(path / aid, aid)))
-            continue
-        student_dirs = sorted(d for d in path.iterdir() if d.is_dir() and (d / aid).is_dir())
-        if student_dirs:
-            found.extend(Submission(d.name, _pick_notebook(d / aid, aid)) for d in student_dirs)
-            continue
-        if path.name == aid and path.parent.name:  # submitted/<student>/<aid>
-            found.append(Submission(path.parent.name, _pick_notebook(path, aid)))
-            continue
-        found.extend(Submission(nb.stem, nb) for nb in sorted(path.glob("*.ipynb")))
-    found = [Submission(safe_student_id(sub.student), sub.path) for sub in found]
-    seen: dict[str, int] = {}
-    unique = []
-    for sub in found:
-        n = seen.get(sub.student, 0)
-        seen[sub.student] = n + 1
-        unique.append(sub if n == 0 else Submission(f"{sub.student}-{n + 1}", sub.path))
-    return unique
-
-
 # Names the grader writes into --out itself: a student folder may never take them.
 RESERVED = {
     "grades.csv",
@@ -130,11 +87,3 @@ def safe_student_id(name: str) -> str:
     cleaned = "".join(ch if ch.isalnum() or ch in "._-@+" else "_" for ch in name).lstrip(".")
     cleaned = cleaned[:100] or "student"
     return cleaned + "_" if cleaned.lower() in RESERVED else cleaned
-
-
-def _pick_notebook(folder: Path, aid: str) -> Path:
-    preferred = folder / f"{aid}.ipynb"
-    if preferred.exists():
-        return preferred
-    notebooks = sorted(p for p in folder.glob("*.ipynb") if not p.name.startswith("."))
-    return notebooks[0] if notebooks else preferred  # a missing file is reported per student

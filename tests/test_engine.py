@@ -13,7 +13,8 @@ import pytest
 from conftest import CORPUS, ROOT, read_grades, run_grader
 
 from autograder.core import Case, Check, decode, encode, load_assignment, to_plain_output
-from autograder.notebook import NotebookError, find_submissions, read_cells
+from autograder.notebook import NotebookError, read_cells
+from autograder.submissions import collect
 
 AID = "a1_convolution"
 SOLUTION = CORPUS / AID / "submitted" / "solution" / AID / f"{AID}.ipynb"
@@ -117,10 +118,12 @@ def test_find_submissions_layouts(tmp_path):
         _write(tmp_path / "submitted" / student / AID / f"{AID}.ipynb", "x = 1")
     (tmp_path / "flat").mkdir()
     _write(tmp_path / "flat" / "carol.ipynb", "x = 1")
-    subs = find_submissions(
-        AID, [tmp_path / "submitted", tmp_path / "flat", tmp_path / "flat" / "carol.ipynb"]
+    found = collect(
+        AID,
+        [tmp_path / "submitted", tmp_path / "flat", tmp_path / "flat" / "carol.ipynb"],
+        tmp_path / "work",
     )
-    assert [s.student for s in subs] == ["ann", "bob", "carol", "carol-2"]
+    assert [s.student for s in found.entries] == ["ann", "bob", "carol", "carol-2"]
 
 
 @pytest.mark.slow
