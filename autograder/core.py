@@ -209,9 +209,9 @@ def describe_exception(exc: BaseException) -> str:
     return f"{name}: {text}" if text else name
 
 
-def call_quietly(fn: Callable, *args) -> tuple[bool, Any]:
-    """``(True, out)`` or ``(False, message)``: the student's function on copies of the
-    arguments, its output and warnings swallowed, never raises."""
+def _call(fn: Callable, args: tuple, kwargs: dict) -> tuple[Any, BaseException | None]:
+    """``fn`` on copies of the array arguments, its output and warnings swallowed:
+    ``(out, None)``, or ``(None, exc)`` for anything it raised (SystemExit included)."""
     args = tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)
     try:
         with (
@@ -220,23 +220,22 @@ def call_quietly(fn: Callable, *args) -> tuple[bool, Any]:
             redirect_stderr(io.StringIO()),
         ):
             warnings.simplefilter("ignore")
-            return True, fn(*args)
+            return fn(*args, **kwargs), None
     except BaseException as exc:  # noqa: BLE001 - student code may raise anything
-        return False, describe_exception(exc)
+        return None, exc
+
+
+def call_quietly(fn: Callable, *args) -> tuple[bool, Any]:
+    """``(True, out)`` or ``(False, message)``: the student's function on copies of the
+    arguments, its output and warnings swallowed, never raises."""
+    out, exc = _call(fn, args, {})
+    return (True, out) if exc is None else (False, describe_exception(exc))
 
 
 def call_case(fn: Callable, case: Case, returns: str) -> Plain:
     """Call ``fn`` on a copy of the case's inputs; return plain data, never raise."""
-    args = tuple(a.copy() if isinstance(a, np.ndarray) else a for a in case.args)
-    try:
-        with (
-            warnings.catch_warnings(),
-            redirect_stdout(io.StringIO()),
-            redirect_stderr(io.StringIO()),
-        ):
-            warnings.simplefilter("ignore")
-            out = fn(*args, **case.kwargs)
-    except BaseException as exc:  # noqa: BLE001 - including SystemExit from student code
+    out, exc = _call(fn, case.args, case.kwargs)
+    if exc is not None:
         msg = describe_exception(exc)
         if isinstance(exc, TypeError) and ("argument" in msg or "positional" in msg):
             msg += f" (check the signature: {_signature(fn)})"
