@@ -1,4 +1,4 @@
-"""Nothing the grader enforces is a surprise (a0, a1 and a2).
+"""Nothing the grader enforces is a surprise (every assignment with a ``RULES`` list).
 
 Each checks module keeps ``RULES``: for every graded function, the rules besides values that its
 hidden checks enforce (what type to return, which arguments raise, when to floor, which
@@ -12,11 +12,13 @@ The marked block of a rule is the marker line and the lines after it up to the n
 
 from __future__ import annotations
 
+import importlib
 import io
 import os
 import re
 from contextlib import redirect_stdout
 from functools import cache
+from pathlib import Path
 
 import nbformat
 import numpy as np
@@ -33,8 +35,6 @@ SLOW_VISIBLE = {"build_cnn_learns"}
 
 
 def _rules(aid: str) -> dict[str, list[str]]:
-    import importlib
-
     return importlib.import_module(f"autograder.checks.{aid}").RULES
 
 
@@ -463,6 +463,14 @@ def build_cnn(input_shape=(32, 32, 3), num_classes=10):
 """,
     },
 }
+
+# Later assignments keep their breakers in tests/rules_<aid>.py (BREAKERS, optional PRELUDE).
+for _path in sorted(Path(__file__).parent.glob("rules_a*.py")):
+    _module = importlib.import_module(_path.stem)
+    _aid = _path.stem.removeprefix("rules_")
+    AIDS += (_aid,)
+    BREAKERS[_aid] = _module.BREAKERS
+    PRELUDE[_aid] = getattr(_module, "PRELUDE", "")
 
 RULE_CASES = [
     pytest.param(aid, function, rule, id=f"{aid[:2]}-{function}-{re.sub(r'[^a-z0-9]+', '_', rule)}")
