@@ -39,6 +39,8 @@ def grade(
     roster: Path | None = None,
     resume: bool = False,
     nbgrader_db: Path | None = None,
+    shard: tuple[int, int] | None = None,
+    summary: bool = True,
 ) -> list[StudentReport]:
     """Grade every submission found under ``paths`` into the gradebook in ``out``.
 
@@ -48,7 +50,10 @@ def grade(
     notebook (by content hash) is already graded is not graded again. On Ctrl-C the running
     notebooks are killed, temporary folders removed, one line says what was saved, and
     ``KeyboardInterrupt`` is raised again. With ``nbgrader_db``, the whole class's scores
-    are then written into nbgrader's gradebook. Returns the reports of this run.
+    are then written into nbgrader's gradebook. With ``shard=(K, N)`` only the students of
+    shard K of N are graded (:mod:`autograder.shards`; ``autograder merge`` joins the shards).
+    ``progress`` shows the progress bar, ``summary`` the summary table and notes at the end.
+    Returns the reports of this run.
     """
     assignment = load_assignment(aid)
     workdir = Path(tempfile.mkdtemp(prefix="autograder-in-"))  # zips are extracted here
@@ -65,6 +70,10 @@ def grade(
             names = load_roster(roster)
             entries = [with_roster(e, names) for e in entries]
             missing = absent(found.entries, names)
+        if shard is not None:  # after the roster: its "no submission" list is the whole class's
+            from autograder.shards import shard_of
+
+            entries = [e for e in entries if shard_of(e.student, shard[1]) == shard[0]]
         limits = Limits(
             timeout=timeout or assignment.default_timeout,
             memory=int(memory_gib * GiB),
@@ -140,12 +149,13 @@ def grade(
                     "grader": book.version,
                     "isolation": isolation_info.as_dict() if isolation_info else None,
                     "limits": {"timeout_s": limits.timeout, "memory_gib": memory_gib},
+                    "shard": f"{shard[0]}/{shard[1]}" if shard is not None else None,
                 },
                 indent=2,
             )
         )
         report_line = _class_report(out, assignment)
-        if progress:
+        if summary:
             if reports:
                 print(summary_table(assignment, reports))
             if missing:
