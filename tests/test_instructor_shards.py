@@ -1,0 +1,216 @@
+"""A class graded as a Slurm job array: `--shard K/N`, `autograder merge`, and the shipped
+scripts/grade_array.sbatch run by bash as Slurm would run its tasks. A small a1 class (three
+notebooks that run, a broken one, a .py) is graded once whole and once in two shards."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import CORPUS, ROOT, read_grades, run_grader
+
+from autograder.core import load_assignment
+from autograder.shards import merge, parse_shard, shard_of
+
+AID = "a1_convolution"
+ASSIGNMENT = load_assignment(AID)
+# A timed check's point can differ between two runs on a loaded machine: compared apart.
+TIMED = {c.name: c.points for c in ASSIGNMENT.checks if c.timing is not None}
+TEMPLATE = ROOT / "scripts" / "grade_array.sbatch"
+N = 2
+
+
+def _class_folder(base: Path) -> Path:
+    folder = base / "Fall 2025 A1"
+    folder.mkdir()
+    for name in ("solution", "release", "mistake_no_flip", "broken_not_json"):
+        shutil.copy(
+            CORPUS / AID / "submitted" / name / AID / f"{AID}.ipynb", folder / f"{name}.ipynb"
+        )
+    (folder / "leeann.py").write_text("def corr2d(x, w): ...\n")
+    return folder
+
+
+def _array_task(base: Path, env: dict, task: str | None) -> subprocess.Popen:
+    """One task of the array (or the merge job), as Slurm runs the script: bash, env vars."""
+    task_env = dict(env)
+    args = ["bash", str(TEMPLATE)]
+    if task is None:
+        args.append("merge")
+    else:
+        task_env["SLURM_ARRAY_TASK_ID"] = task
+    return subprocess.Popen(
+        args, env=task_env, cwd=base, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """The class graded in one run and as an array of N shards then merged."""
+    base = tmp_path_factory.mktemp("shards")
+    folder = _class_folder(base)
+    wrapper = base / "autograder"  # the command the script calls: this test's Python
+    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m autograder "$@"\n')
+    wrapper.chmod(0o755)
+    env = dict(
+        os.environ,
+        MPLBACKEND="Agg",
+        AID=AID,
+        SUBMISSIONS=str(folder),
+        OUT=str(base / "array"),
+        N=str(N),
+        COURSE=str(base),
+        AUTOGRADER=str(wrapper),
+        SLURM_CPUS_PER_TASK="1",
+    )
+    tasks = [_array_task(base, env, str(k)) for k in range(N)]
+    single = run_grader(AID, [folder], base / "single", "--jobs", "1", "--quiet")
+    outputs = [(*t.communicate(timeout=600), t.returncode) for t in tasks]
+    merged = _array_task(base, env, None)
+    merge_out = (*merged.communicate(timeout=600), merged.returncode)
+    return {
+        "base": base,
+        "single": single,
+        "tasks": outputs,
+        "merge": merge_out,
+        "one": base / "single",
+        "array": base / "array",
+        "shards": [base / "array-shards" / str(k) for k in range(N)],
+    }
+
+
+def _normalised(path: Path) -> dict[str, dict[str, str]]:
+    """grades.csv rows with the timed checks' points taken out of the score."""
+    rows = read_grades(path)
+    for row in rows.values():
+        for name in TIMED:
+            row["score"] = f"{float(row['score']) - float(row.pop(name)):g}"
+    return rows
+
+
+def test_array_tasks_and_merge_succeed(graded):
+    """Do the single run, every array task and the merge job exit 0?"""
+    assert graded["single"].returncode == 0, graded["single"].stderr[-2000:]
+    for stdout, stderr, rc in graded["tasks"]:
+        assert rc == 0, stderr[-2000:]
+        assert "student" in stdout and "graded" in stdout  # --quiet keeps the summary
+        assert "grading:" not in stderr  # and drops the progress bar
+    stdout, stderr, rc = graded["merge"]
+    assert rc == 0, stderr[-2000:]
+    assert f"merged {N} folder(s): 5 student(s)" in stdout
+
+
+def test_shards_split_the_class(graded):
+    """Does each student land in exactly one shard, as its hash says?"""
+    one = set(read_grades(graded["one"] / "grades.csv"))
+    assert one == {"solution", "release", "mistake_no_flip", "broken_not_json", "leeann"}
+    parts = [set(read_grades(folder / "grades.csv")) for folder in graded["shards"]]
+    assert set().union(*parts) == one and sum(map(len, parts)) == len(one)
+    for k, part in enumerate(parts):
+        assert all(shard_of(s, N) == k for s in part)
+        info = json.loads((graded["shards"][k] / "grading.json").read_text())
+        assert info["shard"] == f"{k}/{N}"
+
+
+def test_merge_equals_one_run(graded):
+    """Are the merged grades.csv, submissions.csv and student folders those of one run
+    (the timed check's point aside)?"""
+    one, array = graded["one"], graded["array"]
+    assert _normalised(array / "grades.csv") == _normalised(one / "grades.csv")
+    assert (array / "grades.csv").read_text().splitlines()[0] == (
+        one / "grades.csv"
+    ).read_text().splitlines()[0]
+
+    def meta(out: Path) -> list[dict]:
+        with (out / "submissions.csv").open() as f:
+            return [{k: v for k, v in r.items() if k != "graded_at"} for r in csv.DictReader(f)]
+
+    assert meta(array) == meta(one)
+    for student in read_grades(one / "grades.csv"):
+        a = json.loads((array / student / "results.json").read_text())
+        b = json.loads((one / student / "results.json").read_text())
+        assert [t["name"] for t in a["tests"]] == [t["name"] for t in b["tests"]]
+        untimed = [
+            (t["score"], t["output"]) for t in a["tests"] if t["name"].split(":")[0] not in TIMED
+        ]
+        assert untimed == [
+            (t["score"], t["output"]) for t in b["tests"] if t["name"].split(":")[0] not in TIMED
+        ]
+        assert (array / student / "feedback.html").is_file()
+
+
+def test_merged_exports_history_and_report(graded):
+    """Do the merged canvas.csv, history.jsonl, grading.json and report.html cover the whole
+    class as one run's do?"""
+    one, array = graded["one"], graded["array"]
+
+    def canvas_ids(out: Path) -> list[list[str]]:
+        rows = list(csv.reader(io.StringIO((out / "canvas.csv").read_text())))
+        return [r[:5] for r in rows]
+
+    assert canvas_ids(array) == canvas_ids(one)
+    history = [json.loads(line) for line in (array / "history.jsonl").read_text().splitlines()]
+    single = [json.loads(line) for line in (one / "history.jsonl").read_text().splitlines()]
+    assert sorted((h["student"], h["sha256"]) for h in history) == sorted(
+        (h["student"], h["sha256"]) for h in single
+    )
+    info = json.loads((array / "grading.json").read_text())
+    assert info["class"] == 5 and info["submissions"] == 5
+    report = (array / "report.html").read_text()
+    assert "5 student(s) in the gradebook" in report
+    assert "true convolution flips the kernel" in report  # mistake_no_flip's, from shard files
+
+
+def test_merging_again_adds_nothing(graded, tmp_path):
+    """Does a second merge of the same shards into the same gradebook keep one history line
+    per grading and the same grades?"""
+    out = tmp_path / "again"
+    merge(graded["shards"], out, progress=False)
+    first = (out / "grades.csv").read_text()
+    merge(graded["shards"], out, progress=False)
+    assert (out / "grades.csv").read_text() == first
+    assert len((out / "history.jsonl").read_text().splitlines()) == 5
+
+
+def test_merge_refuses_a_missing_shard(graded, tmp_path):
+    """Does merging without shard 1 of 2 stop with one line naming it, writing nothing?"""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "autograder",
+            "merge",
+            str(graded["shards"][0]),
+            "--out",
+            str(tmp_path / "m"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert f"shard(s) 1/{N} missing" in proc.stderr
+    assert not (tmp_path / "m" / "grades.csv").exists()
+
+
+def test_shard_of_is_stable_and_even():
+    """Does a student's shard depend on the id alone, and do 2,000 ids spread evenly?"""
+    ids = [f"student{i:04d}" for i in range(2000)]
+    forward = {s: shard_of(s, 4) for s in ids}
+    assert {s: shard_of(s, 4) for s in reversed(ids)} == forward
+    counts = [list(forward.values()).count(k) for k in range(4)]
+    assert all(400 < c < 600 for c in counts), counts
+
+
+@pytest.mark.parametrize("text", ["2/2", "-1/2", "1", "a/b", "0/0"])
+def test_bad_shard_is_refused(text):
+    """Is a shard outside 0..N-1, or not K/N, refused with a message?"""
+    with pytest.raises(ValueError, match="--shard"):
+        parse_shard(text)
