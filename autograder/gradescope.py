@@ -52,15 +52,15 @@ SETUP_SH = r"""#!/usr/bin/env bash
 # from $ROOT/source (run_autograder sets PYTHONPATH), never installed into the venv.
 set -euo pipefail
 ROOT="${AUTOGRADER_ROOT:-/autograder}"
+export DEBIAN_FRONTEND=noninteractive
 PY=""
 for candidate in python3.12 python3.11; do
-    if command -v "$candidate" >/dev/null && "$candidate" -m venv --help >/dev/null 2>&1; then
+    if command -v "$candidate" >/dev/null; then
         PY="$candidate"
         break
     fi
 done
 if [ -z "$PY" ]; then
-    export DEBIAN_FRONTEND=noninteractive
     apt-get update
     for candidate in python3.12 python3.11; do
         if apt-get install -y "$candidate" "$candidate-venv"; then
@@ -68,6 +68,9 @@ if [ -z "$PY" ]; then
             break
         fi
     done
+elif ! "$PY" -c "import ensurepip" 2>/dev/null; then  # Ubuntu ships venv's pip apart
+    apt-get update
+    apt-get install -y "$PY-venv"
 fi
 if [ -z "$PY" ]; then
     echo "setup.sh: no Python 3.11 or 3.12: choose Gradescope's Ubuntu 24.04 base image" >&2
@@ -164,8 +167,6 @@ def bundle_files(aid: str) -> dict[str, Path]:
             if rel.parts[0] == "reference" and prefix == "autograder":
                 if path.name != "__init__.py" and path.stem not in reference:
                     continue
-            if rel.parts[0] == "templates":
-                continue
             files[f"{prefix}/{rel.as_posix()}"] = path
     return files
 

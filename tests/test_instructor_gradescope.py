@@ -109,6 +109,13 @@ def test_bundle_holds_the_grader_and_no_solutions(bundle):
     assert "autograder/sandbox.py" in names and "cnn_course/testing.py" in names
 
 
+def test_bundle_scripts_are_valid_bash(autograder_root):
+    """Do setup.sh and run_autograder parse as bash?"""
+    for name in ("setup.sh", "run_autograder"):
+        proc = subprocess.run(["bash", "-n", str(autograder_root / "source" / name)], check=False)
+        assert proc.returncode == 0, name
+
+
 def test_needed_reference_follows_imports():
     """Does the bundle's reference list follow the checks' imports (a1: convolution only;
     a0: neurons only)?"""

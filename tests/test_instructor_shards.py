@@ -17,6 +17,7 @@ import pytest
 from conftest import CORPUS, ROOT, read_grades, run_grader
 
 from autograder.core import load_assignment
+from autograder.grade import grade
 from autograder.shards import merge, parse_shard, shard_of
 
 AID = "a1_convolution"
@@ -214,3 +215,20 @@ def test_bad_shard_is_refused(text):
     """Is a shard outside 0..N-1, or not K/N, refused with a message?"""
     with pytest.raises(ValueError, match="--shard"):
         parse_shard(text)
+
+
+def test_an_empty_shard_merges(tmp_path):
+    """Does a shard with no student write an empty gradebook, and does merging it with the
+    other give the whole class? (Files that are not notebooks: nothing runs.)"""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for name in ("ann", "bob"):  # both in shard 0 of 2: shard 1 is empty
+        assert shard_of(name, 2) == 0
+        (folder / f"{name}.py").write_text("x = 1\n")
+    outs = [tmp_path / f"shard{k}" for k in range(2)]
+    for k, out in enumerate(outs):
+        grade(AID, [folder], out, shard=(k, 2), progress=False, summary=False)
+    assert read_grades(outs[1] / "grades.csv") == {}
+    assert json.loads((outs[1] / "grading.json").read_text())["shard"] == "1/2"
+    merge(outs, tmp_path / "class-out", progress=False)
+    assert sorted(read_grades(tmp_path / "class-out" / "grades.csv")) == ["ann", "bob"]
