@@ -590,3 +590,69 @@ def load_cifar10() -> _Split:
     prep = lambda x: np.asarray(x, dtype=np.float32) / 255.0
     flat = lambda y: np.asarray(y, np.int64).reshape(-1)
     return (prep(x_train), flat(y_train)), (prep(x_test), flat(y_test))
+
+
+# --------------------------------------------------------------------------- target task
+
+TARGET_CLASSES: tuple[str, ...] = ("hexagon", "arrow", "L", "T", "half disc", "bow tie")
+"""The six classes of ``load_target_task``: shapes that ``pretrained_base`` never saw (lecture 09's)."""
+
+__all__ += ["TARGET_CLASSES", "load_target_task"]
+
+
+def _target_mask(name: str, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Inside test for one target class in shape-local coordinates (the shape fits in the unit circle)."""
+    if name == "hexagon":
+        return np.all(
+            [u * np.cos(a) + v * np.sin(a) <= 0.8 for a in np.arange(6) * np.pi / 3], axis=0
+        )
+    if name == "arrow":
+        return ((u >= -0.9) & (u <= 0.1) & (abs(v) <= 0.18)) | (
+            (u >= 0.1) & (abs(v) <= 0.9 * (0.9 - u))
+        )
+    if name == "L":
+        return ((u >= -0.75) & (u <= -0.35) & (abs(v) <= 0.85)) | (
+            (abs(u) <= 0.75) & (v >= 0.45) & (v <= 0.85)
+        )
+    if name == "T":
+        return ((abs(u) <= 0.85) & (v >= -0.85) & (v <= -0.45)) | (
+            (abs(u) <= 0.2) & (v >= -0.45) & (v <= 0.85)
+        )
+    if name == "half disc":
+        return (np.hypot(u, v) <= 0.9) & (v >= 0.0)
+    if name == "bow tie":
+        return (abs(u) <= 0.85) & (abs(v) <= 0.85 * abs(u) + 0.05)
+    raise ValueError(f"unknown target shape {name!r}; choose from {', '.join(TARGET_CLASSES)}")
+
+
+def load_target_task(n: int, seed: int, size: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """A transfer-learning target task: ``x`` (n, size, size, 3) float32 in [0, 1], ``y`` int64.
+
+    Six shapes that are not source classes of ``pretrained_base`` (``TARGET_CLASSES``,
+    the new shapes of lecture 09): one shape per image, random radius, position,
+    rotation and colours (shape and background differ in brightness by 0.4-0.6,
+    either way round), Gaussian pixel noise of std 0.05. Seeded and class-balanced
+    (counts differ by at most one); vectorised.
+    """
+    rng = np.random.default_rng(seed)
+    y = rng.permutation(np.arange(n) % len(TARGET_CLASSES)).astype(np.int64)
+    radius = rng.uniform(0.25, 0.42, n) * size  # pixels
+    cx, cy = rng.uniform(radius, size - radius), rng.uniform(radius, size - radius)
+    theta = rng.uniform(0, 2 * np.pi, n)
+    grid = np.arange(size) + 0.5
+    dx = grid[None, None, :] - cx[:, None, None]  # (n, 1, W)
+    dy = grid[None, :, None] - cy[:, None, None]  # (n, H, 1)
+    c, s, r = np.cos(theta)[:, None, None], np.sin(theta)[:, None, None], radius[:, None, None]
+    u, v = (c * dx + s * dy) / r, (-s * dx + c * dy) / r  # (n, H, W) shape-local coordinates
+    mask = np.zeros((n, size, size), dtype=bool)
+    for k, name in enumerate(TARGET_CLASSES):
+        mask[y == k] = _target_mask(name, u[y == k], v[y == k])
+    level = rng.uniform(0.0, 0.4, n)
+    bg, fg = level, level + rng.uniform(0.4, 0.6, n)
+    flip = rng.random(n) < 0.5
+    bg, fg = np.where(flip, 1 - bg, bg), np.where(flip, 1 - fg, fg)
+    bg = np.clip(bg[:, None] + rng.uniform(-0.15, 0.15, (n, 3)), 0, 1)  # (n, 3) colours
+    fg = np.clip(fg[:, None] + rng.uniform(-0.25, 0.25, (n, 3)), 0, 1)
+    x = np.where(mask[..., None], fg[:, None, None, :], bg[:, None, None, :])  # (n, H, W, 3)
+    x = x + rng.normal(0.0, 0.05, x.shape)
+    return np.clip(x, 0, 1).astype(np.float32), y
