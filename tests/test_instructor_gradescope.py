@@ -14,6 +14,7 @@ import tomllib
 import zipfile
 from pathlib import Path
 
+import nbformat
 import pytest
 from conftest import CORPUS, ROOT, expected
 
@@ -74,12 +75,30 @@ def autograder_root(bundle):
         shutil.rmtree(root, ignore_errors=True)
 
 
+# A last cell that tries to read the bundle's reference from inside the sandbox and says what
+# happened through a graded function's error message (it costs that check's point).
+SNOOP = """
+try:
+    open("{root}/source/autograder/reference/convolution.py").read()
+    _seen = "LEAKED"
+except OSError as exc:
+    _seen = "BLOCKED-" + type(exc).__name__
+
+def separable_blur(*args, **kwargs):
+    raise RuntimeError(_seen)
+"""
+
+
 @pytest.fixture(scope="module")
 def mistake_results(autograder_root):
     """run_autograder on the no-flip mistake, handed in inside a folder next to a README."""
     sub = autograder_root / "submission"
     (sub / "work").mkdir()
-    shutil.copy(_sample("mistake_no_flip"), sub / "work" / f"{AID}.ipynb")
+    nb = nbformat.read(_sample("mistake_no_flip"), as_version=4)
+    cell = nbformat.v4.new_code_cell(SNOOP.format(root=autograder_root))
+    cell.pop("id")  # the corpus notebooks are nbformat 4.4, without cell ids
+    nb.cells.append(cell)
+    nbformat.write(nb, sub / "work" / f"{AID}.ipynb")
     (sub / "README.txt").write_text("my notes\n")
     proc = _run_autograder(autograder_root)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -138,10 +157,18 @@ def test_run_autograder_writes_gradescope_results(mistake_results):
     assert "flips the kernel" in by_check["conv2d_true"]["output"]
     assert by_check["corr2d"]["score"] == by_check["corr2d"]["max_score"]
     untimed = sum(t["score"] for name, t in by_check.items() if name not in TIMED)
-    want = expected(AID)["mistake_no_flip"][0]
+    want = expected(AID)["mistake_no_flip"][0] - by_check["separable_blur"]["max_score"]
     assert want - len(TIMED) <= untimed <= want
     assert r["score"] == sum(t["score"] for t in r["tests"])
     assert f"graded work/{AID}.ipynb" in r["output"]
+
+
+def test_submission_cannot_read_the_bundle(mistake_results):
+    """Is the bundle (the hidden checks, the reference) out of reach of the submission's code
+    in the sandbox, as the grader runs from /autograder/source and not from the venv?"""
+    blur = next(t for t in mistake_results["tests"] if t["name"].startswith("separable_blur"))
+    assert blur["score"] == 0 and "BLOCKED-" in blur["output"]
+    assert "LEAKED" not in json.dumps(mistake_results)
 
 
 def test_no_notebook_gets_a_clear_zero(autograder_root, mistake_results):
