@@ -163,7 +163,9 @@ def grade(
             for line in _notes(found, book, skipped, todo):
                 print(line)
             print(
-                f"graded {len(reports)} submission(s) in {wall:.1f} s with {jobs} job(s); "
+                f"graded {len(reports)} submission(s)"
+                + (f" of shard {shard[0]}/{shard[1]}" if shard is not None else "")
+                + f" in {wall:.1f} s with {jobs} job(s); "
                 f"grades: {out / 'grades.csv'} ({len(book.rows)} student(s) in the class)"
             )
             if written is not None:
