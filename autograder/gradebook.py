@@ -27,6 +27,7 @@ from pathlib import Path
 
 from autograder.core import Assignment
 from autograder.exports import canvas_csv, moodle_csv
+from autograder.notebook import cell_titles
 from autograder.report import StudentReport, write_student
 from autograder.submissions import Entry
 
@@ -164,6 +165,8 @@ class Gradebook:
         if old is not None and float(old.get("score", 0.0)) != report.score:
             self.changes.append(Change(entry.student, float(old["score"]), report.score))
         self.rows[entry.student] = row
+        report.notebook, report.graded_at, report.grader = entry.path.name, now, self.version
+        report.cells = report.cells or cell_titles(entry.path)
         write_student(self.out, self.assignment, report)
         history = {"student": entry.student, **{k: row[k] for k in row if k != "checks"}}
         history["checks"] = checks

@@ -14,8 +14,30 @@ class NotebookError(Exception):
 
 @dataclass(frozen=True)
 class CodeCell:
-    index: int  # 1-based position among the notebook's code cells
+    index: int  # 1-based position among all the notebook's cells, as Jupyter counts them
     source: str  # plain Python after IPython's transformer
+
+
+def first_line(source: str, limit: int = 60) -> str:
+    """The first non-blank line of a cell, shortened: how a student finds the cell again."""
+    line = next((s.strip() for s in source.splitlines() if s.strip()), "")
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def cell_titles(path: Path) -> dict[int, str]:
+    """``{position: first line}`` of the notebook's code cells (1-based among all cells);
+    ``{}`` when the file is not a readable notebook."""
+    try:
+        cells = json.loads(path.read_text(encoding="utf-8")).get("cells")
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        return {}
+    titles = {}
+    for position, cell in enumerate(cells if isinstance(cells, list) else [], start=1):
+        if isinstance(cell, dict) and cell.get("cell_type") == "code":
+            source = cell.get("source", "")
+            source = "".join(map(str, source)) if isinstance(source, list) else str(source)
+            titles[position] = first_line(source)
+    return titles
 
 
 def read_cells(path: Path) -> list[CodeCell]:
@@ -51,7 +73,7 @@ def read_cells(path: Path) -> list[CodeCell]:
         raise NotebookError("the submitted notebook has no list of cells")
     transformer = TransformerManager()
     out: list[CodeCell] = []
-    for cell in cells:
+    for position, cell in enumerate(cells, start=1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
         source = cell.get("source", "")
@@ -64,7 +86,7 @@ def read_cells(path: Path) -> list[CodeCell]:
             ast.parse(python)
         except Exception:  # noqa: BLE001 - leave it: executing it reports the SyntaxError
             python = source
-        out.append(CodeCell(len(out) + 1, python))
+        out.append(CodeCell(position, python))
     return out
 
 

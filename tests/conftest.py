@@ -215,8 +215,9 @@ def release_problems(aid: str, tmp_path: Path, solution_only: tuple[str, ...] = 
 
 
 def feedback_text(out: Path, student: str) -> str:
-    """What the student reads in ``feedback.html``, HTML entities decoded."""
-    return html.unescape((out / student / "feedback.html").read_text())
+    """What the student reads in ``feedback.html``, HTML entities decoded and code spans
+    written back as `x`."""
+    return html.unescape(re.sub("</?code>", "`", (out / student / "feedback.html").read_text()))
 
 
 def feedback_leaks(out: Path, students, extra: tuple[str, ...] = ()) -> list[tuple[str, str]]:
