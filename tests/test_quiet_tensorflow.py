@@ -1,0 +1,50 @@
+"""TensorFlow's start-up noise, silenced once in cnn_course (and so in the grader)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from cnn_course import quiet_stderr
+
+
+def _python(code: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
+    )
+
+
+def test_tensorflow_starts_quietly_after_cnn_course():
+    """Does a fresh `import cnn_course, tensorflow`, then a first Keras model run (where
+    cuInit fails on a machine without a GPU), print nothing at all on stderr?"""
+    proc = _python(
+        "import cnn_course, tensorflow, keras\n"
+        "model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])\n"
+        "print(model.predict(tensorflow.zeros((1, 4)), verbose=0).shape)\n"
+        "print(tensorflow.__spec__.loader is tensorflow.__loader__, type(tensorflow.__loader__).__name__)"
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stderr == ""
+    assert proc.stdout.split() == ["(1,", "2)", "True", "SourceFileLoader"]
+
+
+def test_the_grader_imports_the_hook_and_no_tensorflow():
+    """Does importing the grader install the quiet import hook, without importing TensorFlow
+    or NumPy (a NumPy assignment never loads TensorFlow)?"""
+    proc = _python(
+        "import sys, autograder\n"
+        "print(any(type(f).__name__ == '_QuietTensorFlow' for f in sys.meta_path),"
+        " 'tensorflow' in sys.modules, 'numpy' in sys.modules)"
+    )
+    assert proc.stdout.split() == ["True", "False", "False"], proc.stderr
+
+
+def test_only_known_noise_is_dropped(capfd):
+    """Is a line that is not TensorFlow's known start-up noise printed back, not lost?"""
+    with quiet_stderr():
+        os.write(2, b"WARNING: All log messages before absl::InitializeLog() is called\n")
+        os.write(2, b"I0000 cudart_stub.cc:31] Could not find cuda drivers\n")
+        os.write(2, b"a real error\n")
+    assert capfd.readouterr().err == "a real error\n"
