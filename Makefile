@@ -49,8 +49,10 @@ test-full: setup
 		-k "nbgrader_autograde or harnesses_agree" \
 		tests/test_a0_nbgrader.py tests/test_a1_nbgrader.py tests/test_a2_grading.py
 
+# `make lab LAB_ARGS="--no-browser --port 8890"`; as root (a container) it adds --allow-root.
+LAB_ARGS ?=
 lab: setup
-	env -u MPLBACKEND $(JUPYTER) lab
+	env -u MPLBACKEND TF_CPP_MIN_LOG_LEVEL=3 $(JUPYTER) lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 release: setup
 	$(BIN)/python -m autograder.release $(ASSIGNMENTS) --bundle dist/cnn-course-student

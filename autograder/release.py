@@ -2,8 +2,9 @@
 
 ``python -m autograder.release a1_convolution [...]`` regenerates the released
 notebooks with ``nbgrader generate_assignment`` (never by hand);
-``--bundle DIR`` also writes what students get: ``course/``, ``assignments/``,
-``cnn_course/``, the environment files and a student README, never
+``--bundle DIR`` also writes what students get, as ``DIR`` and ``DIR.zip``:
+``course/``, ``assignments/``, ``cnn_course/``, the environment files, a student
+README and a Makefile of its own (``make setup``, ``make lab``), never
 ``solutions/`` nor the hidden checks.
 """
 
@@ -99,19 +100,58 @@ def fresh_release(aid: str, dest: Path) -> Path:
 
 STUDENT_README = """# CNN course: student bundle
 
-Set up once (Python 3.11): `python -m venv .venv && .venv/bin/pip install -e .`
-(or `conda env create -f environment.yml`), then `.venv/bin/jupyter lab`.
+Set up once (Python 3.11, needs the network once): `make setup` (a `.venv` with everything
+pinned), or `python -m venv .venv && .venv/bin/pip install -e .`, or
+`conda env create -f environment.yml`. Then `make lab` opens JupyterLab
+(`make lab LAB_ARGS="--no-browser --port 8890"` passes options on; as root it adds
+`--allow-root`). Everything after the set-up runs offline.
 
 - `course/`: the lectures, in order; run them top to bottom (`CNN_COURSE_FAST=1` for a quick pass).
-- `assignments/<id>/<id>.ipynb`: fill in every `raise NotImplementedError()`, run the visible
-  tests, then *Restart & Run All* and submit the notebook.
+- `assignments/<id>/<id>.ipynb`: fill in every `raise NotImplementedError()` and run the
+  visible tests under each function.
 
-Everything runs offline.
+Before you submit:
+
+1. *Kernel → Restart Kernel and Run All Cells*: every visible test prints "passed".
+2. The last cell, `self_check(...)`, runs every visible test again and prints a summary per
+   section (points of the tests that pass). The grader runs more checks (hidden tests), so a
+   full self-check is not yet full marks.
+3. If your course uses nbgrader's Assignments tab, its *Validate* button (or
+   `nbgrader validate assignments/<id>/<id>.ipynb` in a terminal of this environment) runs
+   the whole notebook the way the grader will and lists the cells that fail.
+
+Then submit the `.ipynb` file.
+"""
+
+STUDENT_MAKEFILE = """# The student bundle: `make setup` once (needs the network), then `make lab`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Options for JupyterLab: make lab LAB_ARGS="--no-browser --port 8890"
+LAB_ARGS ?=
+# Jupyter refuses to start as root unless told: a container's root user is common.
+ROOT_ARGS := $(if $(filter 0,$(shell id -u)),--allow-root)
+export TF_CPP_MIN_LOG_LEVEL ?= 3
+
+.PHONY: setup lab
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+\ttest -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+\t$(BIN)/python -m pip install --quiet --upgrade pip
+\t$(BIN)/python -m pip install --quiet -e .
+\ttouch $(STAMP)
+
+lab: setup
+\tenv -u MPLBACKEND $(BIN)/jupyter lab $(ROOT_ARGS) $(LAB_ARGS)
 """
 
 
 def bundle(dest: Path) -> Path:
-    """Write the student bundle to ``dest`` (replaced if it exists)."""
+    """Write the student bundle to ``dest`` (replaced if it exists) and zip it next to it
+    (:func:`zip_path`); return ``dest``. Never ``solutions/``, the grader or its checks."""
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
@@ -119,15 +159,21 @@ def bundle(dest: Path) -> Path:
     for name in ("course", "assignments", "cnn_course"):
         if (ROOT / name).exists():
             shutil.copytree(ROOT / name, dest / name, ignore=ignore)
-    for name in ("environment.yml", "Makefile"):
-        shutil.copy(ROOT / name, dest / name)
+    shutil.copy(ROOT / "environment.yml", dest / "environment.yml")
     text = (ROOT / "pyproject.toml").read_text()
     # The student package is cnn_course alone: no grader, no hidden checks.
     text = text.replace('include = ["cnn_course*", "autograder*"]', 'include = ["cnn_course*"]')
     text = "\n".join(line for line in text.splitlines() if not line.startswith("autograder = "))
     (dest / "pyproject.toml").write_text(text + "\n")
     (dest / "README.md").write_text(STUDENT_README)
+    (dest / "Makefile").write_text(STUDENT_MAKEFILE)
+    shutil.make_archive(str(dest), "zip", root_dir=dest.parent, base_dir=dest.name)
     return dest
+
+
+def zip_path(dest: Path) -> Path:
+    """Where :func:`bundle` writes the zip of ``dest``."""
+    return dest.with_name(dest.name + ".zip")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -140,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     for aid in args.aids:
         print(f"released {generate(aid).relative_to(ROOT)}")
     if args.bundle:
-        print(f"student bundle in {bundle(args.bundle)}")
+        print(f"student bundle in {bundle(args.bundle)} and {zip_path(args.bundle)}")
     return 0
 
 
