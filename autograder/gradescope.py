@@ -24,7 +24,9 @@ copy in the venv's site-packages would put the reference where student code can 
 
 ``AUTOGRADER_ROOT`` (default ``/autograder``) moves the whole layout, and
 ``AUTOGRADER_PYTHON`` picks the Python, so that a test runs ``run_autograder`` in a
-temporary folder laid out like Gradescope's with the project's own venv.
+temporary folder laid out like Gradescope's with the project's own venv. That folder must
+not be under ``/tmp``: each submission gets a private ``/tmp`` in the sandbox, which would
+hide ``cnn_course`` from it.
 """
 
 from __future__ import annotations
