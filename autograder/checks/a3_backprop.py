@@ -929,22 +929,22 @@ class TrainTiming(Timing):
         x_train, y_train, epochs, seed, x_test = args
         predict = getattr(fn, "__globals__", {}).get("predict_numpy_cnn")
         if not callable(predict):
-            return {"error": "`predict_numpy_cnn` is not defined next to `train_numpy_cnn`"}
+            return {"bad_type": "`predict_numpy_cnn` is not defined next to `train_numpy_cnn`"}
         ok, params = call_quietly(fn, x_train, y_train, int(epochs), int(seed))
         if not ok:
-            return {"error": f"train_numpy_cnn raised {params}"}
+            return {"error": str(params)}
         try:
             n_params = _n_params(params)
         except Exception as exc:  # noqa: BLE001 - student data
             return {
-                "error": f"could not count the parameters ({describe_exception(exc)}): return a dict of arrays"
+                "bad_type": f"could not count the parameters ({describe_exception(exc)}): return a dict of arrays"
             }
         ok, probs = call_quietly(predict, params, x_test)
         if not ok:
-            return {"error": f"predict_numpy_cnn raised {probs}"}
+            return {"bad_type": f"`predict_numpy_cnn` raised {probs}"}
         got = to_plain_output(probs, "array")
         if "bad_type" in got:
-            return {"error": f"predict_numpy_cnn {got['bad_type']}"}
+            return {"bad_type": f"`predict_numpy_cnn` {got['bad_type']}"}
         return {"value": got["value"], "n_params": n_params}
 
 
