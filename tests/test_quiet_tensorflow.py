@@ -30,6 +30,34 @@ def test_tensorflow_starts_quietly_after_cnn_course():
     assert proc.stdout.split() == ["(1,", "2)", "True", "SourceFileLoader"]
 
 
+def test_a_notebook_that_imports_keras_first_builds_its_model_quietly(monkeypatch, tmp_path):
+    """In a Jupyter kernel (which shows what C code writes to stderr), when keras comes before
+    cnn_course, does the cell that builds and runs the first model print nothing on stderr
+    (TensorFlow's own loading lines, printed before cnn_course loads, cannot be taken back)?"""
+    import nbformat
+    from nbclient import NotebookClient
+
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+    monkeypatch.delenv("CNN_COURSE_GRADING", raising=False)
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("import keras\nimport numpy as np"),
+        nbformat.v4.new_code_cell("from cnn_course import fast_mode"),
+        nbformat.v4.new_code_cell(
+            "model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])\n"
+            "print(model.predict(np.zeros((1, 4)), verbose=0).shape)"
+        ),
+    ]
+    NotebookClient(
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
+    model_cell = nb.cells[2].outputs
+    assert [o.get("name") for o in model_cell] == ["stdout"], model_cell
+    assert model_cell[0]["text"].strip() == "(1, 2)"
+    assert not [o for o in nb.cells[1].outputs if o.get("name") == "stderr"]
+
+
 def test_the_grader_imports_the_hook_and_no_tensorflow():
     """Does importing the grader install the quiet import hook, without importing TensorFlow
     or NumPy (a NumPy assignment never loads TensorFlow)?"""
