@@ -57,7 +57,7 @@ ROOT="${AUTOGRADER_ROOT:-/autograder}"
 export DEBIAN_FRONTEND=noninteractive
 PY=""
 for candidate in python3.12 python3.11; do
-    if command -v "$candidate" >/dev/null; then
+    if "$candidate" -c "import sys" >/dev/null 2>&1; then  # runs, not only on PATH
         PY="$candidate"
         break
     fi
