@@ -87,6 +87,9 @@ def headline(report: StudentReport) -> str | None:
         return None
     if all(r.status == "error" and " was not checked: " in r.message for r in results):
         why = report.problems[0] if report.problems else results[0].message.split(": ", 1)[1]
+        why = why.rstrip(". ")
+        if "nothing could be graded" in why.lower():  # the problem says so itself
+            return f"{why[:1].upper()}{why[1:]}. All {len(results)} checks: 0 points."
         return f"Nothing could be graded: {why}. All {len(results)} checks: 0 points."
     if all(UNTOUCHED in r.message for r in results):
         return (

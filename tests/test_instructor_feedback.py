@@ -97,6 +97,9 @@ def test_a_notebook_that_could_not_run_is_one_line():
     page = feedback_html(A0, report)
     assert "<table" not in page and "was not checked" not in page
     assert headline(_report({"neuron": "`neuron` failed on case 1"})) is None
+    odd = "the submitted file 'a.py' is not a Jupyter notebook (.ipynb): nothing could be graded"
+    report.problems = [odd]
+    assert headline(report) == "T" + odd[1:] + ". All 12 checks: 0 points."  # said once
 
 
 @pytest.fixture(scope="module")
