@@ -110,3 +110,19 @@ def test_each_release_ends_with_the_self_check(aid):
     last = cells[-1]
     assert last["cell_type"] == "code" and not last["metadata"]["nbgrader"]["grade"]
     assert f'self_check("{aid}.ipynb")' in "".join(last["source"])
+
+
+def test_the_notebook_is_found_when_renamed(monkeypatch, tmp_path):
+    """Is a notebook saved under another name found: the one JupyterLab says is open, else the
+    only notebook in the folder?"""
+    from cnn_course.selfcheck import find_notebook
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    assert find_notebook("a0_neurons.ipynb") is None
+    (tmp_path / "a0_neurons-Copy1.ipynb").write_text("{}")
+    assert find_notebook("a0_neurons.ipynb") == Path("a0_neurons-Copy1.ipynb").resolve()
+    (tmp_path / "other.ipynb").write_text("{}")
+    assert find_notebook("a0_neurons.ipynb") is None  # two candidates: none is guessed
+    monkeypatch.setenv("JPY_SESSION_NAME", str(tmp_path / "other.ipynb"))
+    assert find_notebook("a0_neurons.ipynb") == tmp_path / "other.ipynb"
