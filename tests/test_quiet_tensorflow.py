@@ -59,14 +59,15 @@ def test_a_notebook_that_imports_keras_first_builds_its_model_quietly(monkeypatc
 
 
 def test_the_grader_imports_the_hook_and_no_tensorflow():
-    """Does importing the grader install the quiet import hook, without importing TensorFlow
-    or NumPy (a NumPy assignment never loads TensorFlow)?"""
+    """Does the grader's command line (the parent that verifies Keras models) get the quiet
+    import hook and TensorFlow's log level 3, without importing TensorFlow or NumPy (a NumPy
+    assignment never loads TensorFlow)?"""
     proc = _python(
-        "import sys, autograder\n"
+        "import os, sys, autograder.cli\n"
         "print(any(type(f).__name__ == '_QuietTensorFlow' for f in sys.meta_path),"
-        " 'tensorflow' in sys.modules, 'numpy' in sys.modules)"
+        " os.environ['TF_CPP_MIN_LOG_LEVEL'], 'tensorflow' in sys.modules, 'numpy' in sys.modules)"
     )
-    assert proc.stdout.split() == ["True", "False", "False"], proc.stderr
+    assert proc.stdout.split() == ["True", "3", "False", "False"], proc.stderr
 
 
 def test_only_known_noise_is_dropped(capfd):
