@@ -23,7 +23,10 @@ from cnn_course import grading_mode
 
 __all__ = ["VisibleTest", "find_notebook", "format_summary", "run_visible_tests", "self_check"]
 
-ONLY_VISIBLE = "visible tests only: the grader runs more checks (hidden tests), so passing here is not full marks"
+ONLY_VISIBLE = (
+    "visible tests only: the grader runs more checks (hidden tests), "
+    "so passing all of these does not guarantee full marks"
+)
 
 
 @dataclass
