@@ -48,6 +48,7 @@ HEAVY_FIRST = (
     "test_isolation.py",
     "test_a0_nbgrader.py",
     "test_a1_nbgrader.py",
+    "test_instructor_shards.py",
 )
 
 
