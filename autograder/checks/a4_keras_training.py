@@ -254,7 +254,7 @@ def _exp_verify(observed: dict) -> tuple[bool, str]:
 
 # --- make_callbacks ----------------------------------------------------------------------
 
-PLATEAU_EPOCHS = 13
+PLATEAU_EPOCHS = 11
 # Scripted losses: the validation loss improves for four epochs, then stays flat; the training
 # loss flattens after two, so a callback on `loss` reduces earlier.
 PLATEAU_VAL = [1.0, 0.9, 0.8, 0.7] + [0.7] * (PLATEAU_EPOCHS - 4)
@@ -266,7 +266,6 @@ def _plateau_cases() -> list[Case]:
     """``make_callbacks`` arguments; the tiny model starts at ``lr0`` (``Case.label`` says so)."""
     return [
         Case((), {"lr0": 1e-3}, "the defaults (patience=3, factor=0.5, min_lr=1e-5), starting at 1e-3"),
-        Case((), {"patience": 2, "factor": 0.2, "min_lr": 1e-6, "lr0": 0.01}, "patience=2, factor=0.2, min_lr=1e-6, starting at 0.01"),
         Case((), {"patience": 2, "factor": 0.1, "min_lr": 2e-4, "lr0": 0.01}, "patience=2, factor=0.1, min_lr=2e-4, starting at 0.01: min_lr is reached"),
     ]  # fmt: skip
 
@@ -784,7 +783,7 @@ def _edge_verify(observed: dict) -> tuple[bool, str]:
         if not np.all(np.isfinite(np.asarray(grad))):
             return (
                 False,
-                f"{where}: the gradient is NaN: a square root (tf.norm, or the edge magnitude) has an infinite slope at 0, where the difference or the edges vanish; compare the two Sobel components squared instead",
+                f"{where}: the gradient is NaN: a square root (tf.norm of the difference, or the edge magnitude) has an infinite slope at 0, where the difference or the predicted edges vanish; compare the two Sobel components squared instead",
             )
         tol = 1e-4 * max(1.0, abs(want))
         if abs(value - want) <= tol:
@@ -805,7 +804,7 @@ def _edge_verify(observed: dict) -> tuple[bool, str]:
         )
     return (
         True,
-        f"`edge_aware_loss`: all {len(cases)} cases equal MSE + weight x Sobel MSE, finite gradients at zero difference",
+        f"`edge_aware_loss`: all {len(cases)} cases equal MSE + weight x Sobel MSE, finite gradients at zero difference and for a flat prediction",
     )
 
 
@@ -944,7 +943,6 @@ def _transfer_verify(observed: dict) -> tuple[bool, str]:
 def _fine_cases() -> list[Case]:
     return [
         Case((2, 1e-4), {}, "n_layers=2, lr=1e-4"),
-        Case((1, 3e-5), {}, "n_layers=1, lr=3e-5"),
         Case((4, 1e-5), {}, "n_layers=4, lr=1e-5"),
     ]
 
@@ -1145,7 +1143,10 @@ RULES: dict[str, list[str]] = {
     "balanced_class_weights": ["returns a dict keyed by the int class labels"],
     "mask_iou": ["returns a float", "both masks empty gives 1.0"],
     "soft_iou_loss": ["returns one scalar", "differentiable: a finite gradient reaches y_pred"],
-    "edge_aware_loss": ["returns one scalar", "finite gradient at zero difference"],
+    "edge_aware_loss": [
+        "returns one scalar",
+        "finite gradients at zero difference and for a flat prediction",
+    ],
     "build_transfer_model": [
         "softmax output of shape (None, num_classes)",
         "only the head is trainable",
@@ -1170,8 +1171,8 @@ CHECKS = [
     Check("soft_iou_loss", 2, "soft_iou_loss", "soft IoU loss: values, symmetry, gradients", custom_observe=_soft_observe, custom_verify=_soft_verify),
     Check("edge_aware_loss", 2, "edge_aware_loss", "MSE plus Sobel edge MSE: values, gradients", custom_observe=_edge_observe, custom_verify=_edge_verify),
     Check("build_transfer_model", 3, "build_transfer_model", "frozen base, pooling, dropout, softmax head", custom_observe=_transfer_observe, custom_verify=_transfer_verify),
-    Check("fine_tune", 3, "fine_tune", "fine-tuning the top layers with batch norm frozen", custom_observe=_fine_observe, custom_verify=_fine_verify),
     Check("transfer_learns", 3, "build_transfer_model", "the transfer model learns a new task in a fixed budget", custom_observe=_learn_observe, custom_verify=_learn_verify, fresh=_learn_fresh),
+    Check("fine_tune", 3, "fine_tune", "fine-tuning the top layers with batch norm frozen", custom_observe=_fine_observe, custom_verify=_fine_verify),
 ]  # fmt: skip
 
 
