@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-ASSIGNMENTS := a0_neurons a1_convolution a2_keras_cnn a3_backprop a4_keras_training
+ASSIGNMENTS := a0_neurons a1_convolution a2_keras_cnn a3_backprop a4_keras_training a5_inside_cnns
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 # Test files run on this many pytest-xdist workers (a file stays on one worker: its fixtures are
 # shared; each notebook run is a unit of its own: tests/conftest.py).
@@ -37,6 +37,7 @@ demo: setup
 	$(BIN)/autograder grade a2_keras_cnn tests/submissions/a2_keras_cnn/submitted --out grades/demo/a2_keras_cnn --jobs $(JOBS) --timeout 120
 	$(BIN)/autograder grade a3_backprop tests/submissions/a3_backprop/submitted --out grades/demo/a3_backprop --jobs $(JOBS) --timeout 40
 	$(BIN)/autograder grade a4_keras_training tests/submissions/a4_keras_training/submitted --out grades/demo/a4_keras_training --jobs $(JOBS) --timeout 180
+	$(BIN)/autograder grade a5_inside_cnns tests/submissions/a5_inside_cnns/submitted --out grades/demo/a5_inside_cnns --jobs $(JOBS) --timeout 150
 	@echo "Feedback for each student: grades/demo/<assignment>/<student>/feedback.html"
 
 test: setup
@@ -49,7 +50,7 @@ test-full: setup
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist load --full tests/test_full_mode.py
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --full \
 		-k "nbgrader_autograde or harnesses_agree" \
-		tests/test_a0_nbgrader.py tests/test_a1_nbgrader.py tests/test_a2_grading.py tests/test_a3_nbgrader.py tests/test_a4_grading.py
+		tests/test_a0_nbgrader.py tests/test_a1_nbgrader.py tests/test_a2_grading.py tests/test_a3_nbgrader.py tests/test_a4_grading.py tests/test_a5_grading.py
 
 # `make lab LAB_ARGS="--no-browser --port 8890"`; as root (a container) it adds --allow-root.
 LAB_ARGS ?=
@@ -71,6 +72,7 @@ bench: setup
 	$(BIN)/python bench/grading.py a2_keras_cnn
 	$(BIN)/python bench/grading.py a3_backprop
 	$(BIN)/python bench/grading.py a4_keras_training
+	$(BIN)/python bench/grading.py a5_inside_cnns
 	$(BIN)/python bench/isolation.py
 
 format: setup
