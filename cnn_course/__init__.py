@@ -6,10 +6,10 @@ every notebook and for the grader: ``TF_CPP_MIN_LOG_LEVEL=3`` unless it is set a
 lines TensorFlow's C++ side prints while it loads, before its log level applies (absl's
 "All log messages before absl::InitializeLog()", ``cudart_stub`` "Could not find cuda
 drivers"), are dropped; any other line printed then is kept. Set
-``TF_CPP_MIN_LOG_LEVEL=0`` to see TensorFlow's own log again. Imported after TensorFlow
-(``import keras`` first), it cannot hide TensorFlow's loading lines, already printed, but
-it still takes the ``cuInit`` error out of the first cell that builds a model. Importing
-``cnn_course`` imports neither NumPy nor TensorFlow.
+``TF_CPP_MIN_LOG_LEVEL=0`` (or 1) to see TensorFlow's own log again: nothing is hidden
+then. Imported after TensorFlow (``import keras`` first), it cannot hide TensorFlow's
+loading lines, already printed, but it still takes the ``cuInit`` error out of the first
+cell that builds a model. Importing ``cnn_course`` imports neither NumPy nor TensorFlow.
 """
 
 from __future__ import annotations
@@ -112,9 +112,12 @@ class _QuietTensorFlow:
 def _quiet_tensorflow_start() -> None:
     """Set TensorFlow's C++ log level and hook its import; when TensorFlow is loaded already
     (a notebook that imports keras first), find its devices now, quietly: that is where a
-    machine without a GPU logs the ``cuInit`` error, once, at the first model otherwise."""
+    machine without a GPU logs the ``cuInit`` error, once, at the first model otherwise.
+    ``TF_CPP_MIN_LOG_LEVEL`` 0 or 1, set by the user, means: hide nothing."""
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3") in ("0", "1"):
+        return
     if "tensorflow" in sys.modules:  # too late for the log level: TensorFlow read it on loading
-        if "TF_CPP_MIN_LOG_LEVEL" not in os.environ and not grading_mode():
+        if not grading_mode():
             with contextlib.suppress(Exception), quiet_stderr():
                 sys.modules["tensorflow"].config.list_physical_devices()
         return

@@ -70,6 +70,23 @@ def test_the_grader_imports_the_hook_and_no_tensorflow():
     assert proc.stdout.split() == ["True", "3", "False", "False"], proc.stderr
 
 
+def test_a_low_log_level_set_by_the_user_hides_nothing():
+    """With TF_CPP_MIN_LOG_LEVEL=0 (the user wants TensorFlow's log), is no hook installed?"""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, cnn_course\n"
+            "print(any(type(f).__name__ == '_QuietTensorFlow' for f in sys.meta_path))",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "0"},
+        timeout=60,
+    )
+    assert proc.stdout.strip() == "False", proc.stderr
+
+
 def test_only_known_noise_is_dropped(capfd):
     """Is a line that is not TensorFlow's known start-up noise printed back, not lost?"""
     with quiet_stderr():
