@@ -17,8 +17,8 @@ import numpy as np
 import tensorflow as tf
 """
 
-# Visible cells that train for many seconds: their rules are exercised by the cheaper ones.
-SLOW = {"train_without_shortcut"}
+# No SLOW: the one graded cell of train_without_shortcut is its only visible test (its quick run
+# trains on 64 images), and the breakers below fail the hidden check without any training.
 
 NOT_DIFFERENTIABLE = """
 def {name}(a, b):
