@@ -7,6 +7,7 @@ import html
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -138,7 +139,7 @@ NBGRADER_SAMPLE = {
         "mistake_same_top_left",
         "mistake_im2col_slow",
     ),
-    "a2_keras_cnn": ("solution", "release", "mistake_bn_all_trainable", "mistake_cnn_cannot_learn"),
+    "a2_keras_cnn": ("solution", "release", "mistake_cnn_cannot_learn"),
 }
 
 
@@ -150,6 +151,49 @@ def nbgrader_corpus(aid: str, honest: dict, config) -> dict:
     if config.getoption("--full"):
         return dict(honest)
     return {s: v for s, v in honest.items() if s in sample}
+
+
+# The fast harness on a Keras assignment's corpus: every submission trains a model (seconds of CPU
+# each). `make test` grades this sample of it: the solution, the release, every hostile and broken
+# submission, and mistakes that fail different kinds of check; `make test-full` all of it. NumPy
+# assignments' corpora are graded whole in both.
+FAST_SAMPLE = {
+    "a2_keras_cnn": (
+        "mistake_bn_all_trainable",
+        "mistake_spec_ignores_padding",
+        "mistake_lenet_no_softmax",
+        "mistake_cnn_over_budget",
+        "mistake_cnn_cannot_learn",
+    ),
+}
+
+
+def fast_corpus(aid: str, expected: dict, config) -> dict:
+    """The submissions the fast harness grades in this run: all with ``--full`` or for an
+    assignment not in FAST_SAMPLE, else the sampled mistakes and every other kind."""
+    if aid not in FAST_SAMPLE or config.getoption("--full"):
+        return dict(expected)
+    missing = set(FAST_SAMPLE[aid]) - set(expected)
+    assert not missing, f"FAST_SAMPLE names submissions that are not in the corpus: {missing}"
+    return {s: v for s, v in expected.items() if v[1] != "mistake" or s in FAST_SAMPLE[aid]}
+
+
+def grade_corpus(aid: str, students, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    """``autograder grade`` on ``students`` of the corpus, copied into one nbgrader-layout folder
+    next to ``out`` (the whole corpus folder when that is all of it)."""
+    folder = CORPUS / aid / "submitted"
+    if set(students) != {p.name for p in folder.iterdir() if p.is_dir()}:
+        sample = out.parent / f"{out.name}-submitted"
+        for student in students:
+            shutil.copytree(folder / student, sample / student)
+        folder = sample
+    return run_grader(aid, [folder], out, *extra)
+
+
+def skip_unless_graded(grades: dict, student: str) -> None:
+    """Skip a per-student test for a submission this run did not grade."""
+    if student not in grades:
+        pytest.skip("the fast harness grades the whole corpus in `make test-full`")
 
 
 def skip_unless_sampled(scores: dict, student: str) -> None:
