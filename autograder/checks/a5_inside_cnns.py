@@ -867,21 +867,7 @@ def inverted_reader():
 
 
 def _gap_model(name: str):
-    return {"cue_reader": cue_reader, "inverted": inverted_reader, "base_2": _two_class_base}[
-        name
-    ]()
-
-
-def _two_class_base():
-    """The shipped base's first two logits, as a two-class softmax model."""
-    import keras
-
-    base = pretrained_base_cached()
-    z = keras.layers.Dense(2, name="two")(base.get_layer("avg_pool").output)
-    model = keras.Model(base.input, keras.layers.Activation("softmax")(z))
-    w, b = base.get_layer("logits").get_weights()
-    model.get_layer("two").set_weights([w[:, :2], b[:2]])
-    return model
+    return {"cue_reader": cue_reader, "inverted": inverted_reader}[name]()
 
 
 @cache
@@ -901,7 +887,6 @@ def _gap_cases():
         ("a model that reads only the cross; aligned set of 120, swapped set of 80", "cue_reader", aligned, swapped),
         ("the same model with its outputs swapped (a negative gap)", "inverted", aligned, swapped),
         ("the cross reader again; the 'swapped' set has half its cues swapped (100 images)", "cue_reader", aligned, half),
-        ("a two-class head on the shipped base", "base_2", aligned, swapped),
     ]  # fmt: skip
 
 
