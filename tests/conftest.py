@@ -140,6 +140,7 @@ NBGRADER_SAMPLE = {
         "mistake_im2col_slow",
     ),
     "a2_keras_cnn": ("solution", "release", "mistake_cnn_cannot_learn"),
+    "a3_backprop": ("solution", "release", "mistake_conv_unflipped", "mistake_cnn_ignores_input"),
 }
 
 
