@@ -119,3 +119,6 @@ def fine_tune(model, base, n_layers, lr):
     return model
 """,
 }
+
+# Checks that train a network: run only when no other check of the function fails on the rule.
+SLOW = {"transfer_learns"}

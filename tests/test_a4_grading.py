@@ -118,7 +118,7 @@ def test_both_harnesses_agree(graded, nbgrader_scores):
         ("mistake_fine_tune_bn_unfrozen", "batch-norm layers changed"),
         ("mistake_fine_tune_lr_not_lowered", "the learning rate was not lowered"),
         ("solution", "reached held-out accuracy"),
-        ("solution", "threshold 0.65"),
+        ("solution", "Threshold 0.65"),
         ("release", "not implemented yet"),
         ("hostile_memory_hog", "MemoryError"),
         ("broken_missing_function", "`fine_tune` is not defined"),

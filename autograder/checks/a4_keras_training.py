@@ -1018,18 +1018,20 @@ def _fine_verify(observed: dict) -> tuple[bool, str]:
         moved = [str(n) for n, _w, _bn, t, c in got["layers"] if t and c]
         bn_moved = [str(n) for n, _w, bn, _t, c in got["layers"] if bn and c]
         trainable = [str(n) for n, w, bn, t, _c in got["layers"] if t and w and not bn]
+        conv = [n for n, w, bn in layers if w and not bn]
+        if len(want) < len(conv) and (
+            sorted(moved) == sorted(conv) or sorted(trainable) == sorted(conv)
+        ):
+            return (
+                False,
+                f"{where}: every layer of the base was trained{' (batch norm included)' if bn_moved else ''}; base.trainable = True unfreezes all of them, so freeze all but the top {n_layers} weighted layers again",
+            )
         if bn_moved:
             return (
                 False,
                 f"{where}: batch-norm layers changed during training ({', '.join(bn_moved[:3])}): keep every BatchNormalization layer frozen (trainable = False)",
             )
         if sorted(trainable) != sorted(want) or sorted(moved) != sorted(want):
-            conv = [n for n, w, bn in layers if w and not bn]
-            if sorted(moved) == sorted(conv) or sorted(trainable) == sorted(conv):
-                return (
-                    False,
-                    f"{where}: every layer of the base was trained; base.trainable = True unfreezes all of them, so freeze all but the top {n_layers} weighted layers again",
-                )
             if sorted(trainable) == sorted(ref.top_layers_counting_bn(layers, n_layers)):
                 return (
                     False,
