@@ -18,6 +18,8 @@ No TensorFlow op runs in the grading parent before the children are forked.
 from __future__ import annotations
 
 import math
+import os
+import tempfile
 from functools import cache
 
 import numpy as np
@@ -648,9 +650,11 @@ def _model_bytes(model) -> dict:
     if not isinstance(model, keras.Model):
         return {"error": f"build_cnn returned a {type(model).__name__}; return a keras.Model"}
     try:
-        model.save("build_cnn.keras")
-        with open("build_cnn.keras", "rb") as f:
-            data = f.read()
+        with tempfile.TemporaryDirectory() as tmp:  # not the student's folder (nbgrader's cwd)
+            path = os.path.join(tmp, "build_cnn.keras")
+            model.save(path)
+            with open(path, "rb") as f:
+                data = f.read()
     except Exception as exc:  # noqa: BLE001 - student models may not be savable
         return {
             "error": f"build_cnn's model could not be saved ({describe_exception(exc)}): {_SAVE_RULE}"
