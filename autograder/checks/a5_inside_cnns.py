@@ -929,10 +929,13 @@ def _model_bytes(model, function: str) -> dict:
 
     if not isinstance(model, keras.Model):
         return {"error": f"{function} returned a {type(model).__name__}; return a keras.Model"}
+    import tempfile
+
     try:
-        model.save("model.keras")
-        with open("model.keras", "rb") as f:
-            data = f.read()
+        with tempfile.TemporaryDirectory() as tmp:  # not the student's folder (nbgrader's cwd)
+            model.save(f"{tmp}/model.keras")
+            with open(f"{tmp}/model.keras", "rb") as f:
+                data = f.read()
     except Exception as exc:  # noqa: BLE001 - student models may not be savable
         return {
             "error": f"{function}'s model could not be saved ({describe_exception(exc)}): {_SAVE_RULE}"
