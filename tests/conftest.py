@@ -166,6 +166,13 @@ FAST_SAMPLE = {
         "mistake_cnn_over_budget",
         "mistake_cnn_cannot_learn",
     ),
+    "a5_inside_cnns": (
+        "mistake_gram_scrambled",
+        "mistake_content_numpy",
+        "mistake_saliency_softmax",
+        "mistake_fgsm_no_clip",
+        "mistake_fix_memorises_test_cue",
+    ),
 }
 
 
