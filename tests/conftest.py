@@ -166,6 +166,13 @@ FAST_SAMPLE = {
         "mistake_cnn_over_budget",
         "mistake_cnn_cannot_learn",
     ),
+    "a4_keras_training": (
+        "mistake_step_off_by_one",
+        "mistake_callback_on_loss",
+        "mistake_soft_iou_threshold",
+        "mistake_base_not_frozen",
+        "mistake_fine_tune_bn_unfrozen",
+    ),
     "a5_inside_cnns": (
         "mistake_gram_scrambled",
         "mistake_content_numpy",
