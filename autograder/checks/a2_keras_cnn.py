@@ -18,13 +18,12 @@ No TensorFlow op runs in the grading parent before the children are forked.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from functools import cache
 
 import numpy as np
 
 from autograder.core import Assignment, Case, Check, compare_array, describe_exception
+from autograder.keras_models import load_model_safely, model_bytes
 
 AID = "a2_keras_cnn"
 
@@ -636,59 +635,6 @@ def _lenet_verify(observed: dict) -> tuple[bool, str]:
 # build_cnn
 
 
-MODEL_FILE_LIMIT = 32 * 1024**2  # bytes, unpacked: a 250,000-parameter model needs about 1 MB
-_SAVE_RULE = (
-    "return a Sequential or functional model of Keras's own layers (no subclass, no Lambda), "
-    "so that the grader can load it with Keras's safe mode"
-)
-
-
-def _model_bytes(model) -> dict:
-    """The child's side: the model saved as a ``.keras`` file, sent as bytes."""
-    import keras
-
-    if not isinstance(model, keras.Model):
-        return {"error": f"build_cnn returned a {type(model).__name__}; return a keras.Model"}
-    try:
-        with tempfile.TemporaryDirectory() as tmp:  # not the student's folder (nbgrader's cwd)
-            path = os.path.join(tmp, "build_cnn.keras")
-            model.save(path)
-            with open(path, "rb") as f:
-                data = f.read()
-    except Exception as exc:  # noqa: BLE001 - student models may not be savable
-        return {
-            "error": f"build_cnn's model could not be saved ({describe_exception(exc)}): {_SAVE_RULE}"
-        }
-    return {"keras_file": np.frombuffer(data, dtype=np.uint8)}
-
-
-def load_model_safely(observed: dict):
-    """The trusted side: a model from the child's bytes, with Keras's safe mode; or a message.
-
-    Keras refuses to deserialize arbitrary code in safe mode (Lambda layers, custom classes);
-    the archive's members are checked for their unpacked size before anything is read."""
-    import io
-    import tempfile
-    import zipfile
-
-    import keras
-
-    if "error" in observed:
-        return str(observed["error"])
-    data = np.asarray(observed["keras_file"], dtype=np.uint8).tobytes()
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            if sum(info.file_size for info in archive.infolist()) > MODEL_FILE_LIMIT:
-                return f"build_cnn's saved model is larger than {MODEL_FILE_LIMIT // 1024**2} MB unpacked"
-        with tempfile.TemporaryDirectory() as tmp:
-            path = f"{tmp}/model.keras"
-            with open(path, "wb") as f:
-                f.write(data)
-            return keras.saving.load_model(path, compile=False, safe_mode=True)
-    except Exception as exc:  # noqa: BLE001 - anything the archive holds
-        return f"build_cnn's model could not be loaded ({type(exc).__name__}): {_SAVE_RULE}"
-
-
 def _cnn_facts(model, input_shape) -> dict:
     """Facts of a model the grader loaded itself (never the child's word for them)."""
     import keras
@@ -732,11 +678,11 @@ def _cnn_design_observe(namespace: dict):
     import keras
 
     keras.utils.set_random_seed(7)
-    return _model_bytes(namespace["build_cnn"]())
+    return model_bytes(namespace["build_cnn"](), "build_cnn")
 
 
 def _cnn_design_verify(observed: dict) -> tuple[bool, str]:
-    facts = _cnn_facts(load_model_safely(observed), (32, 32, 3))
+    facts = _cnn_facts(load_model_safely(observed, "build_cnn"), (32, 32, 3))
     problems = cnn_problems(facts, 10)
     if problems:
         return False, "`build_cnn()` " + "; ".join(problems)
@@ -789,10 +735,10 @@ def _cnn_learn_observe(namespace: dict, given: dict):
 
     build = namespace["build_cnn"]
     keras.utils.set_random_seed(7)
-    observed: dict = {"design": _model_bytes(build())}
+    observed: dict = {"design": model_bytes(build(), "build_cnn")}
     keras.utils.set_random_seed(_INIT_SEED)
     model = build(input_shape=LEARN_INPUT, num_classes=len(LEARN_CLASSES))
-    observed["small"] = _model_bytes(model)
+    observed["small"] = model_bytes(model, "build_cnn")
     if "error" in observed["design"] or "error" in observed["small"]:
         return observed  # the verifier says why it was not trained
     x_train, y_train = np.array(given["x_train"]), np.array(given["y_train"])
@@ -812,8 +758,10 @@ def _cnn_learn_observe(namespace: dict, given: dict):
 
 
 def _cnn_learn_verify(observed: dict, kept: dict) -> tuple[bool, str]:
-    problems = cnn_problems(_cnn_facts(load_model_safely(observed["design"]), (32, 32, 3)), 10)
-    small = _cnn_facts(load_model_safely(observed["small"]), LEARN_INPUT)
+    problems = cnn_problems(
+        _cnn_facts(load_model_safely(observed["design"], "build_cnn"), (32, 32, 3)), 10
+    )
+    small = _cnn_facts(load_model_safely(observed["small"], "build_cnn"), LEARN_INPUT)
     problems += cnn_problems(small, len(LEARN_CLASSES), False)
     if problems:
         return False, "`build_cnn` was not trained: " + "; ".join(dict.fromkeys(problems))

@@ -29,7 +29,8 @@ from functools import cache
 
 import numpy as np
 
-from autograder.core import Assignment, Check, compare_array, describe_exception
+from autograder.core import Assignment, Check, compare_array
+from autograder.keras_models import load_model_safely, model_bytes
 
 AID = "a5_inside_cnns"
 
@@ -55,12 +56,6 @@ SHORTCUT_EVIDENCE = (
     "thresholds sit between: a plain model misses them by far, a masked one clears them by 0.15."
 )
 PLAIN_GAP = "0.84 to 0.91 with the same data and budget"
-
-MODEL_FILE_LIMIT = 32 * 1024**2  # bytes, unpacked
-_SAVE_RULE = (
-    "return a Sequential or functional model of Keras's own layers (no subclass, no Lambda), "
-    "so that the grader can load it with Keras's safe mode"
-)
 
 
 def _ref():
@@ -923,50 +918,6 @@ def _gap_verify(observed: dict) -> tuple[bool, str]:
     return True, f"`shortcut_gap`: equals the reference on {len(cases)} models ({', '.join(gaps)})"
 
 
-def _model_bytes(model, function: str) -> dict:
-    """The child's side: the model saved as a ``.keras`` file, sent as bytes."""
-    import keras
-
-    if not isinstance(model, keras.Model):
-        return {"error": f"{function} returned a {type(model).__name__}; return a keras.Model"}
-    import tempfile
-
-    try:
-        with tempfile.TemporaryDirectory() as tmp:  # not the student's folder (nbgrader's cwd)
-            model.save(f"{tmp}/model.keras")
-            with open(f"{tmp}/model.keras", "rb") as f:
-                data = f.read()
-    except Exception as exc:  # noqa: BLE001 - student models may not be savable
-        return {
-            "error": f"{function}'s model could not be saved ({describe_exception(exc)}): {_SAVE_RULE}"
-        }
-    return {"keras_file": np.frombuffer(data, dtype=np.uint8)}
-
-
-def load_model_safely(observed: dict, function: str):
-    """The trusted side: a model from the child's bytes, with Keras's safe mode; or a message."""
-    import io
-    import tempfile
-    import zipfile
-
-    import keras
-
-    if "error" in observed:
-        return str(observed["error"])
-    data = np.asarray(observed["keras_file"], dtype=np.uint8).tobytes()
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            if sum(info.file_size for info in archive.infolist()) > MODEL_FILE_LIMIT:
-                return f"{function}'s saved model is larger than {MODEL_FILE_LIMIT // 1024**2} MB unpacked"
-        with tempfile.TemporaryDirectory() as tmp:
-            path = f"{tmp}/model.keras"
-            with open(path, "wb") as f:
-                f.write(data)
-            return keras.saving.load_model(path, compile=False, safe_mode=True)
-    except Exception as exc:  # noqa: BLE001 - anything the archive holds
-        return f"{function}'s model could not be loaded ({type(exc).__name__}): {_SAVE_RULE}"
-
-
 def shortcut_data(seed: int):
     """The hidden training set and the three test sets for one grading run."""
     from cnn_course.data import load_shortcut, shortcut_test_sets
@@ -987,7 +938,7 @@ def _fix_observe(namespace: dict, given: dict):
     fn = namespace["train_without_shortcut"]
     x, y = np.array(given["x"], np.float32), np.array(given["y"])
     model = fn(x, y, int(given["seed"]))
-    return _model_bytes(model, "train_without_shortcut")
+    return model_bytes(model, "train_without_shortcut")
 
 
 def _fix_verify(observed: dict, kept: dict) -> tuple[bool, str]:
