@@ -777,8 +777,10 @@ class Runner:
         frames: list = []
         try:
             job.sock.settimeout(limit)
-            job.sock.sendall(frame)
+            # The clock starts before the input leaves: a grader descheduled between the send
+            # and a later start would miss the child's work and time a slow function as fast.
             t0 = time.perf_counter()
+            job.sock.sendall(frame)
             while not frames:
                 data = job.sock.recv(1 << 20)
                 t1 = time.perf_counter()

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import struct
+import threading
+import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from autograder import isolation, wire
+from autograder import isolation, sandbox, wire
+from autograder.core import Timing
 from autograder.notebook import safe_student_id
 
 
@@ -139,3 +144,52 @@ def test_probe_matches_the_kernel():
     )
     if isolation.landlock_abi() >= 6 and os.path.exists("/proc/self/ns/user"):
         assert found.complete, found.missing()
+
+
+class _DescheduledAfterSend:
+    """The grader's end of a child's socket, as if the grader lost the CPU for ``pause``
+    seconds right after the input left: the child works meanwhile."""
+
+    def __init__(self, sock: socket.socket, pause: float) -> None:
+        self.sock, self.pause = sock, pause
+
+    def sendall(self, data: bytes) -> None:
+        self.sock.sendall(data)
+        time.sleep(self.pause)
+
+    def __getattr__(self, name):
+        return getattr(self.sock, name)
+
+
+def test_timed_round_counts_the_work_done_while_the_grader_waits_for_the_cpu():
+    """Does the grader's clock for a timed round start before the input leaves, so that a
+    child that computes while the grader is descheduled is not timed as fast (a loaded
+    machine made a four-loop convolution look 20x faster)?"""
+    parent, child = socket.socketpair()
+    work = 0.3
+
+    def answer():  # the child: read the round's input, work, answer
+        reader, frames = wire.FrameReader(), []
+        while not frames:
+            frames = reader.feed(child.recv(1 << 20))
+        time.sleep(work)
+        wire.send(child, {"kind": "result", "check": 0, "value": {"value": 1}})
+
+    check = SimpleNamespace(name="speed", function="f", timing=Timing(rounds=1, limit=10.0))
+    runner = sandbox.Runner.__new__(sandbox.Runner)
+    runner.assignment = SimpleNamespace(checks=[check])
+    runner.given = {"speed": {"rounds": [(np.ones(3),)]}}
+    runner.limits = SimpleNamespace(timeout=60.0)
+    job = sandbox._Job(
+        1, "s", _DescheduledAfterSend(parent, work), b"", time.monotonic(), wire.FrameReader()
+    )
+    worker = threading.Thread(target=answer)
+    worker.start()
+    try:
+        runner._time_round(job, 0)
+    finally:
+        worker.join()
+        parent.close()
+        child.close()
+    (seconds,) = job.observations[0]["seconds"]
+    assert seconds >= work, f"the round took {work} s of the child's time, timed as {seconds:.3f} s"
