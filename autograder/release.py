@@ -47,22 +47,33 @@ def nbgrader(args: list[str], root: Path, db: Path | None = None) -> subprocess.
         )
 
 
+def prepare_course(aid: str, workdir: Path) -> Path:
+    """A scratch course root for ``aid``: ``solutions/<aid>``, the course's nbgrader config, a
+    gradebook (``gradebook.db``) that knows the assignment and its release in ``assignments/``;
+    one ``nbgrader generate_assignment``. Returns ``workdir``."""
+    shutil.copytree(ROOT / "solutions" / aid, workdir / "solutions" / aid)
+    shutil.copy(ROOT / "nbgrader_config.py", workdir / "nbgrader_config.py")
+    generate(aid, workdir, workdir / "gradebook.db")
+    return workdir
+
+
 def autograde_with_nbgrader(
-    aid: str, submissions: dict[str, Path], workdir: Path
+    aid: str, submissions: dict[str, Path], workdir: Path, prepared: Path | None = None
 ) -> tuple[dict[str, float], float]:
     """Grade ``{student: notebook}`` with ``nbgrader autograde`` in a scratch course root.
 
-    Returns each student's score from nbgrader's gradebook and the seconds
-    ``nbgrader autograde`` took. This is nbgrader's own harness: hidden tests
-    run inside the student's kernel.
+    The course root is ``prepared`` (made by :func:`prepare_course`, which several runs may
+    share: it is copied, never written) copied to ``workdir``, else prepared there. Returns
+    each student's score from nbgrader's gradebook and the seconds ``nbgrader autograde``
+    took. This is nbgrader's own harness: hidden tests run inside the student's kernel.
     """
     from nbgrader.api import Gradebook
 
-    fresh_release(aid, workdir)
+    if prepared is None:
+        prepare_course(aid, workdir)
+    else:
+        shutil.copytree(prepared, workdir)
     db = workdir / "gradebook.db"
-    proc = nbgrader(["generate_assignment", aid, "--force"], workdir, db)
-    if proc.returncode != 0:
-        raise RuntimeError(proc.stderr)
     for student, notebook in submissions.items():
         dest = workdir / "submitted" / student / aid
         dest.mkdir(parents=True, exist_ok=True)
@@ -80,22 +91,16 @@ def autograde_with_nbgrader(
     return scores, seconds
 
 
-def generate(aid: str, root: Path = ROOT) -> Path:
-    """Regenerate ``assignments/<aid>`` from ``solutions/<aid>``; return the folder."""
-    proc = nbgrader(["generate_assignment", aid, "--force"], root)
+def generate(aid: str, root: Path = ROOT, db: Path | None = None) -> Path:
+    """Regenerate ``assignments/<aid>`` from ``solutions/<aid>`` (recording it in gradebook
+    ``db``, by default a throw-away one); return the folder."""
+    proc = nbgrader(["generate_assignment", aid, "--force"], root, db)
     out = root / "assignments" / aid
     if proc.returncode != 0 or not out.is_dir():
         raise RuntimeError(
             f"nbgrader generate_assignment {aid} failed:\n{proc.stdout}\n{proc.stderr}"
         )
     return out
-
-
-def fresh_release(aid: str, dest: Path) -> Path:
-    """A release generated from the current ``solutions/<aid>`` in a scratch course root."""
-    shutil.copytree(ROOT / "solutions" / aid, dest / "solutions" / aid)
-    shutil.copy(ROOT / "nbgrader_config.py", dest / "nbgrader_config.py")
-    return generate(aid, dest)
 
 
 STUDENT_README = """# CNN course: student bundle

@@ -16,7 +16,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.release import autograde_with_nbgrader, fresh_release
+from autograder.release import autograde_with_nbgrader, prepare_course
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "submissions"
@@ -206,8 +206,27 @@ def skip_unless_sampled(scores: dict, student: str) -> None:
         pytest.skip("nbgrader grades the whole corpus in `make test-full`")
 
 
-def nbgrader_scores_sharded(aid: str, notebooks: dict[str, Path], workdir: Path, shards: int = 2):
-    """``nbgrader autograde`` on ``{student: notebook}``, in ``shards`` course roots at once.
+@pytest.fixture(scope="session")
+def prepared_course(tmp_path_factory):
+    """``prepared_course(aid)``: a scratch course root with a fresh nbgrader release of
+    ``solutions/<aid>`` and a gradebook that knows it, made once per test process (one
+    ``generate_assignment``, ten seconds) and shared, read-only, by the release checks and
+    every nbgrader run of the assignment."""
+    made: dict[str, Path] = {}
+
+    def get(aid: str) -> Path:
+        if aid not in made:
+            made[aid] = prepare_course(aid, tmp_path_factory.mktemp(f"course-{aid}"))
+        return made[aid]
+
+    return get
+
+
+def nbgrader_scores_sharded(
+    aid: str, notebooks: dict[str, Path], workdir: Path, prepared: Path, shards: int = 2
+):
+    """``nbgrader autograde`` on ``{student: notebook}``, in ``shards`` copies of the course
+    root ``prepared`` at once.
 
     Each notebook pays a kernel start and its imports, mostly single-threaded work that a
     second core overlaps; the scores are nbgrader's own, from its gradebooks.
@@ -221,6 +240,7 @@ def nbgrader_scores_sharded(aid: str, notebooks: dict[str, Path], workdir: Path,
                 aid,
                 {s: notebooks[s] for s in part},
                 workdir / f"course{i}",
+                prepared,
             )
             for i, part in enumerate(parts)
             if part
@@ -231,9 +251,10 @@ def nbgrader_scores_sharded(aid: str, notebooks: dict[str, Path], workdir: Path,
     return scores
 
 
-def release_problems(aid: str, tmp_path: Path, solution_only: tuple[str, ...] = ()) -> list[str]:
-    """What is wrong with ``assignments/<aid>``: stale against a fresh nbgrader release of
-    ``solutions/<aid>``, or holding solution code, hidden tests or ``solution_only`` snippets."""
+def release_problems(aid: str, course: Path, solution_only: tuple[str, ...] = ()) -> list[str]:
+    """What is wrong with ``assignments/<aid>``: stale against the fresh nbgrader release of
+    ``solutions/<aid>`` in the prepared ``course`` root, or holding solution code, hidden tests
+    or ``solution_only`` snippets."""
 
     def cells(path):
         nb = nbformat.read(path, as_version=4)
@@ -241,7 +262,7 @@ def release_problems(aid: str, tmp_path: Path, solution_only: tuple[str, ...] = 
 
     released = ROOT / "assignments" / aid / f"{aid}.ipynb"
     problems = []
-    if cells(released) != cells(fresh_release(aid, tmp_path) / f"{aid}.ipynb"):
+    if cells(released) != cells(course / "assignments" / aid / f"{aid}.ipynb"):
         problems.append("assignments/ is stale: run `make release` (never edit it by hand)")
     release = nbformat.read(released, as_version=4)
     text = "\n".join(c.source for c in release.cells)

@@ -30,10 +30,12 @@ def _notebook(student):
 
 
 @pytest.fixture(scope="module")
-def nbgrader_scores(tmp_path_factory, request):
+def nbgrader_scores(tmp_path_factory, request, prepared_course):
     sample = nbgrader_corpus(AID, HONEST, request.config)
     notebooks = {s: _notebook(s) for s in sample}
-    return nbgrader_scores_sharded(AID, notebooks, tmp_path_factory.mktemp("nbgrader"))
+    return nbgrader_scores_sharded(
+        AID, notebooks, tmp_path_factory.mktemp("nbgrader"), prepared_course(AID)
+    )
 
 
 @pytest.mark.slow
@@ -57,9 +59,9 @@ def test_both_harnesses_agree(nbgrader_scores, tmp_path):
     assert ours == nbgrader_scores
 
 
-def test_release_is_in_sync_and_leak_free(tmp_path):
+def test_release_is_in_sync_and_leak_free(prepared_course):
     """Does assignments/ equal a fresh nbgrader release, with stubs only and no hidden test?"""
-    assert release_problems(AID, tmp_path, ("np.tensordot(patch",)) == []
+    assert release_problems(AID, prepared_course(AID), ("np.tensordot(patch",)) == []
 
 
 def test_source_has_one_hidden_test_per_check():

@@ -58,10 +58,12 @@ def graded(tmp_path_factory, request):
 
 
 @pytest.fixture(scope="module")
-def nbgrader_scores(tmp_path_factory, request):
+def nbgrader_scores(tmp_path_factory, request, prepared_course):
     sample = nbgrader_corpus(AID, HONEST, request.config)
     notebooks = {s: _notebook(s) for s in sample}
-    return nbgrader_scores_sharded(AID, notebooks, tmp_path_factory.mktemp("nbgrader"))
+    return nbgrader_scores_sharded(
+        AID, notebooks, tmp_path_factory.mktemp("nbgrader"), prepared_course(AID)
+    )
 
 
 def test_exit_status_and_every_student_graded(graded, request):
@@ -177,9 +179,9 @@ def test_results_json_is_gradescope_format(graded):
         )
 
 
-def test_release_is_in_sync_and_leak_free(tmp_path):
+def test_release_is_in_sync_and_leak_free(prepared_course):
     """Does assignments/ equal a fresh nbgrader release, with stubs only and no hidden test?"""
-    assert release_problems(AID, tmp_path, ("BatchNormalization()(x)",)) == []
+    assert release_problems(AID, prepared_course(AID), ("BatchNormalization()(x)",)) == []
 
 
 def test_source_has_one_hidden_test_per_check():

@@ -41,9 +41,11 @@ def _sample(config) -> dict:
 
 
 @pytest.fixture(scope="module")
-def nbgrader_scores(tmp_path_factory, request):
+def nbgrader_scores(tmp_path_factory, request, prepared_course):
     notebooks = {s: _notebook(s) for s in _sample(request.config)}
-    return nbgrader_scores_sharded(AID, notebooks, tmp_path_factory.mktemp("nbgrader"))
+    return nbgrader_scores_sharded(
+        AID, notebooks, tmp_path_factory.mktemp("nbgrader"), prepared_course(AID)
+    )
 
 
 @pytest.mark.slow
@@ -67,10 +69,10 @@ def test_both_harnesses_agree(nbgrader_scores, tmp_path):
     assert ours == nbgrader_scores
 
 
-def test_release_is_in_sync_and_leak_free(tmp_path):
+def test_release_is_in_sync_and_leak_free(prepared_course):
     """Does assignments/ equal a fresh nbgrader release, with stubs only and no hidden test?"""
     solution_only = ("dxp[:, rows, cols, :] += dout @ w[u, v].T", "inv_std / m * (m * dy")
-    assert release_problems(AID, tmp_path, solution_only) == []
+    assert release_problems(AID, prepared_course(AID), solution_only) == []
 
 
 def test_release_gives_the_forward_passes():
