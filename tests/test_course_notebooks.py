@@ -2,6 +2,7 @@
 
 import os
 import pathlib
+import re
 import sys
 
 import pytest
@@ -11,11 +12,21 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((REPO / "course").glob("*.ipynb"))
 
 
-def _run(path: pathlib.Path, tmp_path: pathlib.Path, source: str = None):
+HIDDEN_TESTS = re.compile(
+    r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[^\n]*\n?", re.M | re.S
+)
+
+
+def _run(path: pathlib.Path, tmp_path: pathlib.Path, source: str = None, hidden: bool = True):
+    """``path`` executed in fast mode in a fresh kernel (``hidden=False``: its hidden-test
+    blocks removed first, as nbgrader's release removes them)."""
     import nbformat
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
+    if not hidden:
+        for cell in nb.cells:
+            cell.source = HIDDEN_TESTS.sub("", cell.source)
     if source is not None:
         nb.cells.append(nbformat.v4.new_code_cell(source))
     env = {
@@ -138,15 +149,42 @@ SOLUTIONS = sorted((REPO / "solutions").glob("*/*.ipynb"))
 @pytest.mark.slow
 @pytest.mark.parametrize("path", SOLUTIONS, ids=[p.stem for p in SOLUTIONS])
 def test_solution_runs_in_fast_mode(path, tmp_path):
-    """Does each solution notebook run top to bottom in fast mode (demo cells, visible and hidden
-    tests included) with no error? Grading skips the demos, so only this run covers them."""
+    """Does each solution notebook run top to bottom in fast mode with no error, as a student
+    who solved it runs it: demo cells and visible tests, the hidden tests removed as the
+    release removes them? Grading skips the demos, so only this run covers them; the hidden
+    tests on the solution are the nbgrader and fast-harness runs of the grading tests."""
     nb = _run(
         path,
         tmp_path,
         source="from cnn_course import grading_mode\nprint('GRADING', grading_mode())",
+        hidden=False,
     )
     assert stdout_of(nb.cells[-1]) == "GRADING False"
     graded = [
         c for c in nb.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")
     ]
-    assert graded and all(c.execution_count for c in graded)  # hidden tests ran and passed
+    assert graded and all(c.execution_count for c in graded)  # every visible test ran and passed
+    assert not any("BEGIN HIDDEN TESTS" in c.source for c in nb.cells)
+
+
+def test_hidden_tests_are_removed_as_nbgrader_removes_them(tmp_path):
+    """Does the solution run's removal of hidden tests leave each test cell exactly as the
+    committed release has it (the release is nbgrader's own, checked fresh by the grading
+    tests)?"""
+    import nbformat
+
+    for path in SOLUTIONS:
+        release = REPO / "assignments" / path.parent.name / path.name
+        released = {
+            c.metadata["nbgrader"]["grade_id"]: c.source
+            for c in nbformat.read(release, as_version=4).cells
+            if c.metadata.get("nbgrader", {}).get("grade")
+        }
+        for cell in nbformat.read(path, as_version=4).cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if meta.get("grade") and not meta.get("solution"):
+                got = HIDDEN_TESTS.sub("", cell.source)
+                assert got.strip() == released[meta["grade_id"]].strip(), (
+                    path.name,
+                    meta["grade_id"],
+                )
