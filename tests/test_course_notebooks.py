@@ -90,6 +90,26 @@ def test_notebooks_use_no_deprecated_api():
             assert not re.search(pattern, text), f"{path.name} uses {pattern}"
 
 
+def test_lectures_import_cnn_course_before_tensorflow():
+    """Does every lecture and answers notebook import cnn_course before keras or tensorflow, so
+    that a learner's first cell shows none of TensorFlow's loading lines (cnn_course can drop
+    them only when it comes first)?"""
+    import nbformat
+
+    tensorflow = re.compile(r"^\s*(import|from) (keras|tensorflow)\b", re.M)
+    course = re.compile(r"^\s*(import|from) cnn_course\b", re.M)
+    late = []
+    for path in [*NOTEBOOKS, *sorted((REPO / "course" / "answers").glob("*.ipynb"))]:
+        for cell in nbformat.read(path, as_version=4).cells:
+            tf_import = tensorflow.search(cell.source) if cell.cell_type == "code" else None
+            course_import = course.search(cell.source) if cell.cell_type == "code" else None
+            if tf_import or course_import:
+                if tf_import and (not course_import or tf_import.start() < course_import.start()):
+                    late.append(path.name)
+                break
+    assert late == []
+
+
 def test_notebooks_follow_the_skeleton():
     """Does every notebook have a title cell, ## Setup, ## Summary and ## Exercises last?"""
     import nbformat
