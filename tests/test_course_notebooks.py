@@ -90,16 +90,18 @@ def test_notebooks_use_no_deprecated_api():
             assert not re.search(pattern, text), f"{path.name} uses {pattern}"
 
 
-def test_lectures_import_cnn_course_before_tensorflow():
-    """Does every lecture and answers notebook import cnn_course before keras or tensorflow, so
-    that a learner's first cell shows none of TensorFlow's loading lines (cnn_course can drop
-    them only when it comes first)?"""
+def test_notebooks_import_cnn_course_before_tensorflow():
+    """Does every lecture, answers, solution and released notebook import cnn_course before
+    keras or tensorflow, so that the first cell shows none of TensorFlow's loading lines
+    (cnn_course can drop them only when it comes first)?"""
     import nbformat
 
     tensorflow = re.compile(r"^\s*(import|from) (keras|tensorflow)\b", re.M)
     course = re.compile(r"^\s*(import|from) cnn_course\b", re.M)
     late = []
-    for path in [*NOTEBOOKS, *sorted((REPO / "course" / "answers").glob("*.ipynb"))]:
+    notebooks = [*NOTEBOOKS, *sorted((REPO / "course" / "answers").glob("*.ipynb"))]
+    notebooks += [*SOLUTIONS, *sorted((REPO / "assignments").glob("*/*.ipynb"))]
+    for path in notebooks:
         for cell in nbformat.read(path, as_version=4).cells:
             tf_import = tensorflow.search(cell.source) if cell.cell_type == "code" else None
             course_import = course.search(cell.source) if cell.cell_type == "code" else None
