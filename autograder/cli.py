@@ -128,6 +128,14 @@ def _parser() -> argparse.ArgumentParser:
         required=True,
         help="the class's gradebook folder (an existing one is updated)",
     )
+    m.add_argument(
+        "--nbgrader-db",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="also write the merged class's scores into nbgrader's gradebook.db (one writer, "
+        "after every shard: shards never write it)",
+    )
     m.add_argument("--quiet", action="store_true", help="print nothing on success")
     s = sub.add_parser(
         "gradescope",
@@ -172,6 +180,11 @@ def main(argv: list[str] | None = None) -> int:
             from autograder.shards import parse_shard
 
             shard = parse_shard(args.shard)
+            if args.nbgrader_db is not None:
+                raise ValueError(
+                    "--nbgrader-db with --shard: shards on several machines would write one "
+                    "SQLite file at once; give --nbgrader-db to `autograder merge` instead"
+                )
         reports = grade(
             args.aid,
             args.paths,
@@ -199,7 +212,7 @@ def _merge(args: argparse.Namespace) -> int:
     from autograder.shards import merge
 
     try:
-        merge(args.folders, args.out, progress=not args.quiet)
+        merge(args.folders, args.out, progress=not args.quiet, nbgrader_db=args.nbgrader_db)
     except (ValueError, FileNotFoundError) as exc:
         print(f"autograder: {exc}", file=sys.stderr)
         return 2

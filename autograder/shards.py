@@ -62,13 +62,17 @@ def _missing_shards(gradings: list[dict]) -> list[str]:
     return [f"{k}/{n}" for n, ks in sorted(seen.items()) for k in range(n) if k not in ks]
 
 
-def merge(folders: list[Path], out: Path, progress: bool = True) -> Gradebook:
+def merge(
+    folders: list[Path], out: Path, progress: bool = True, nbgrader_db: Path | None = None
+) -> Gradebook:
     """Combine the gradebooks in ``folders`` (shards) into the gradebook in ``out``.
 
     The students' rows and folders are copied, the history lines added once (merging
     twice adds nothing), then grades.csv, the exports, grading.json and report.html are
-    written for the whole class. Raises ValueError for folders of different assignments,
-    a folder that is ``out`` itself, or a shard of ``K/N`` that is missing.
+    written for the whole class, and with ``nbgrader_db`` the class's scores are written into
+    nbgrader's gradebook, as ``autograder grade --nbgrader-db`` does for one run. Raises
+    ValueError for folders of different assignments, a folder that is ``out`` itself, a shard
+    of ``K/N`` that is missing, or a gradebook.db that cannot be written (``out`` is saved).
     """
     if not folders:
         raise ValueError("merge needs at least one shard folder")
@@ -112,11 +116,24 @@ def merge(folders: list[Path], out: Path, progress: bool = True) -> Gradebook:
         from autograder.grade import _class_report
 
         line = _class_report(out, assignment)
+        written = None
+        if nbgrader_db is not None:
+            from autograder.nbgrader_db import write_back
+
+            try:
+                written = write_back(nbgrader_db, assignment, book.rows)
+            except Exception as exc:  # noqa: BLE001 - grades.csv is saved; say why the db is not
+                raise ValueError(
+                    f"grades merged into {out / 'grades.csv'}, but not written to "
+                    f"{nbgrader_db}: {type(exc).__name__}: {exc}"
+                ) from None
         if progress:
             print(
                 f"merged {len(folders)} folder(s): {len(book.rows)} student(s) in "
                 f"{out / 'grades.csv'}"
             )
+            if written is not None:
+                print(f"nbgrader: {written} student(s) written to {nbgrader_db}")
             if line:
                 print(line)
         return book

@@ -21,6 +21,7 @@ from conftest import CORPUS, ROOT, read_grades, run_grader
 
 from autograder.core import load_assignment
 from autograder.grade import grade
+from autograder.release import nbgrader
 from autograder.shards import merge, parse_shard, shard_of
 
 AID = "a1_convolution"
@@ -255,6 +256,50 @@ def test_merge_refuses_a_missing_shard(graded, tmp_path):
     assert proc.returncode == 2
     assert f"shard(s) 1/{N} missing" in proc.stderr
     assert not (tmp_path / "m" / "grades.csv").exists()
+
+
+def test_merge_writes_the_class_into_the_nbgrader_gradebook(graded, tmp_path):
+    """Does the array's merge job with NBGRADER_DB (`autograder merge --nbgrader-db`) write
+    the merged class's scores where `nbgrader export` finds them, as one run's
+    `--nbgrader-db` does?"""
+    db = tmp_path / "gradebook.db"
+    env = dict(
+        os.environ,
+        AID=AID,
+        OUT=str(tmp_path / "merged"),
+        SHARDS=str(graded["base"] / "array-shards"),
+        N=str(N),
+        COURSE=str(graded["base"]),
+        AUTOGRADER=str(graded["base"] / "autograder"),
+        NBGRADER_DB=str(db),
+    )
+    job = _array_task(graded["base"], env, None)
+    stdout, stderr = job.communicate(timeout=300)
+    assert job.returncode == 0, stderr[-2000:]
+    assert f"nbgrader: 5 student(s) written to {db}" in stdout
+    proc = nbgrader(["export"], tmp_path, db)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    with (tmp_path / "grades.csv").open() as f:
+        exported = {r["student_id"]: float(r["raw_score"]) for r in csv.DictReader(f)}
+    merged = read_grades(tmp_path / "merged" / "grades.csv")
+    assert exported == {s: float(row["score"]) for s, row in merged.items()}
+
+
+def test_a_shard_refuses_to_write_the_nbgrader_gradebook(tmp_path):
+    """Does `grade --shard K/N --nbgrader-db` stop with one line pointing to `merge`, before
+    grading anything (shards on several machines would write one SQLite file at once)?"""
+    proc = run_grader(
+        AID,
+        [tmp_path],
+        tmp_path / "out",
+        "--shard",
+        "0/2",
+        "--nbgrader-db",
+        str(tmp_path / "gradebook.db"),
+    )
+    assert proc.returncode == 2
+    assert "give --nbgrader-db to `autograder merge`" in proc.stderr
+    assert not (tmp_path / "gradebook.db").exists() and not (tmp_path / "out").exists()
 
 
 def test_shard_of_is_stable_and_even():
