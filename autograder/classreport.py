@@ -150,6 +150,12 @@ def _run_times(results: dict[str, dict]) -> list[float]:
     return [t for t in times if t > 0]
 
 
+def _bars_height(n: int) -> float:
+    """Inches for a horizontal bar chart of ``n`` bars: room for the title and the axis label
+    even with one bar (a shorter figure cannot be laid out and clips them)."""
+    return max(2.0, 1.0 + 0.32 * n)
+
+
 def _png(fig) -> str:
     import matplotlib.pyplot as plt
 
@@ -188,7 +194,7 @@ def _plots(
     )
     figs["scores"] = _png(fig)
 
-    fig, ax = plt.subplots(figsize=(7, 0.6 + 0.32 * len(stats)))
+    fig, ax = plt.subplots(figsize=(7, _bars_height(len(stats))))
     names = [s[0] for s in stats][::-1]
     ax.barh(names, [100 * s[3] for s in stats][::-1], color="#2a9d5c")
     ax.set(title="Full marks per check", xlabel="% of students with full marks", xlim=(0, 100))
@@ -197,7 +203,7 @@ def _plots(
     named = [m for m in mistakes if m.named]
     if named:
         shown = named[:10]
-        fig, ax = plt.subplots(figsize=(7, 0.6 + 0.32 * len(shown)))
+        fig, ax = plt.subplots(figsize=(7, _bars_height(len(shown))))
         labels = [
             f"#{i} {m.checks[0]}{' +' if len(m.checks) > 1 else ''}" for i, m in enumerate(shown, 1)
         ][::-1]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import warnings
 from pathlib import Path
 
 import pytest
@@ -158,6 +159,18 @@ def test_plots_present(page):
     assert len(images) == 4
     assert all(base64.b64decode(img).startswith(b"\x89PNG") for img in images)
     assert "<h2>Scores</h2>" in page and "<h2>Checks</h2>" in page
+
+
+def test_a_class_with_one_mistake_lays_out_its_plots():
+    """Is a report whose mistakes chart has a single bar laid out whole (title and axis label
+    inside the figure: matplotlib warns when it cannot)?"""
+    students = {"s0": _student({}), "s1": _student({"corr2d": _corr_fail(1, NO_FLIP)})}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        page = report_html(
+            A1, {k: v[0] for k, v in students.items()}, {k: v[1] for k, v in students.items()}
+        )
+    assert len(re.findall(r"src='data:image/png;base64,", page)) == 4
 
 
 def test_failures_counted(page):
