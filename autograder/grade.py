@@ -126,15 +126,11 @@ def grade(
         wall = time.monotonic() - t0
         written = None
         if nbgrader_db is not None:
-            from autograder.nbgrader_db import write_back
+            from autograder.nbgrader_db import write_back_or_explain
 
-            try:
-                written = write_back(nbgrader_db, assignment, book.rows)
-            except Exception as exc:  # noqa: BLE001 - grades.csv is saved; say why the db is not
-                raise ValueError(
-                    f"grades saved in {out / 'grades.csv'}, but not written to {nbgrader_db}: "
-                    f"{type(exc).__name__}: {exc}"
-                ) from None
+            written = write_back_or_explain(
+                nbgrader_db, assignment, book.rows, f"grades saved in {out / 'grades.csv'}"
+            )
         isolation_info = runner.isolation if runner is not None else None
         (out / "grading.json").write_text(
             json.dumps(

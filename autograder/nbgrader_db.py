@@ -31,6 +31,17 @@ def write_back(db: Path, assignment: Assignment, rows: dict[str, dict]) -> int:
         os.environ["PATH"] = path
 
 
+def write_back_or_explain(
+    db: Path, assignment: Assignment, rows: dict[str, dict], saved: str
+) -> int:
+    """:func:`write_back`, its failure one ValueError line: ``saved`` (where the grades are
+    safe, e.g. "grades saved in out/grades.csv"), then why ``db`` was not written."""
+    try:
+        return write_back(db, assignment, rows)
+    except Exception as exc:  # noqa: BLE001 - the grades are saved; say why the db is not
+        raise ValueError(f"{saved}, but not written to {db}: {type(exc).__name__}: {exc}") from None
+
+
 def _write(Gradebook, MissingEntry, db: Path, assignment: Assignment, rows: dict[str, dict]) -> int:  # noqa: N803
     aid = assignment.aid
     with Gradebook(f"sqlite:///{db.resolve()}") as gb:

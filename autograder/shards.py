@@ -118,15 +118,11 @@ def merge(
         line = _class_report(out, assignment)
         written = None
         if nbgrader_db is not None:
-            from autograder.nbgrader_db import write_back
+            from autograder.nbgrader_db import write_back_or_explain
 
-            try:
-                written = write_back(nbgrader_db, assignment, book.rows)
-            except Exception as exc:  # noqa: BLE001 - grades.csv is saved; say why the db is not
-                raise ValueError(
-                    f"grades merged into {out / 'grades.csv'}, but not written to "
-                    f"{nbgrader_db}: {type(exc).__name__}: {exc}"
-                ) from None
+            written = write_back_or_explain(
+                nbgrader_db, assignment, book.rows, f"grades merged into {out / 'grades.csv'}"
+            )
         if progress:
             print(
                 f"merged {len(folders)} folder(s): {len(book.rows)} student(s) in "

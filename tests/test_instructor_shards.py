@@ -285,6 +285,15 @@ def test_merge_writes_the_class_into_the_nbgrader_gradebook(graded, tmp_path):
     assert exported == {s: float(row["score"]) for s, row in merged.items()}
 
 
+def test_a_gradebook_db_that_cannot_be_written_keeps_the_merge(graded, tmp_path):
+    """When the nbgrader database cannot be written (here a folder), does merge say so in one
+    line and keep the merged grades.csv?"""
+    (tmp_path / "db").mkdir()
+    with pytest.raises(ValueError, match=r"grades merged into .*, but not written to .*db: "):
+        merge(graded["shards"], tmp_path / "out", progress=False, nbgrader_db=tmp_path / "db")
+    assert len(read_grades(tmp_path / "out" / "grades.csv")) == 5
+
+
 def test_a_shard_refuses_to_write_the_nbgrader_gradebook(tmp_path):
     """Does `grade --shard K/N --nbgrader-db` stop with one line pointing to `merge`, before
     grading anything (shards on several machines would write one SQLite file at once)?"""
