@@ -180,11 +180,6 @@ def main(argv: list[str] | None = None) -> int:
             from autograder.shards import parse_shard
 
             shard = parse_shard(args.shard)
-            if args.nbgrader_db is not None:
-                raise ValueError(
-                    "--nbgrader-db with --shard: shards on several machines would write one "
-                    "SQLite file at once; give --nbgrader-db to `autograder merge` instead"
-                )
         reports = grade(
             args.aid,
             args.paths,

@@ -53,8 +53,14 @@ def grade(
     are then written into nbgrader's gradebook. With ``shard=(K, N)`` only the students of
     shard K of N are graded (:mod:`autograder.shards`; ``autograder merge`` joins the shards).
     ``progress`` shows the progress bar, ``summary`` the summary table and notes at the end.
-    Returns the reports of this run.
+    Returns the reports of this run. A shard never writes ``nbgrader_db`` (shards on several
+    machines would write one SQLite file at once): ``autograder merge`` does, once.
     """
+    if shard is not None and nbgrader_db is not None:
+        raise ValueError(
+            "--nbgrader-db with --shard: shards on several machines would write one "
+            "SQLite file at once; give --nbgrader-db to `autograder merge` instead"
+        )
     assignment = load_assignment(aid)
     workdir = Path(tempfile.mkdtemp(prefix="autograder-in-"))  # zips are extracted here
     book: Gradebook | None = None

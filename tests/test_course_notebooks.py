@@ -103,8 +103,9 @@ def test_notebooks_import_cnn_course_before_tensorflow():
     notebooks += [*SOLUTIONS, *sorted((REPO / "assignments").glob("*/*.ipynb"))]
     for path in notebooks:
         for cell in nbformat.read(path, as_version=4).cells:
-            tf_import = tensorflow.search(cell.source) if cell.cell_type == "code" else None
-            course_import = course.search(cell.source) if cell.cell_type == "code" else None
+            if cell.cell_type != "code":
+                continue
+            tf_import, course_import = tensorflow.search(cell.source), course.search(cell.source)
             if tf_import or course_import:
                 if tf_import and (not course_import or tf_import.start() < course_import.start()):
                     late.append(path.name)
@@ -189,7 +190,7 @@ def test_solution_runs_in_fast_mode(path, tmp_path):
     assert not any("BEGIN HIDDEN TESTS" in c.source for c in nb.cells)
 
 
-def test_hidden_tests_are_removed_as_nbgrader_removes_them(tmp_path):
+def test_hidden_tests_are_removed_as_nbgrader_removes_them():
     """Does the solution run's removal of hidden tests leave each test cell exactly as the
     committed release has it (the release is nbgrader's own, checked fresh by the grading
     tests)?"""
