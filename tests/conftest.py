@@ -39,25 +39,61 @@ def pytest_configure(config):
 # `make test` spreads the work over pytest-xdist workers with `--dist loadfile`, adjusted here:
 # a test file stays on one worker (its module fixtures are shared), except that each notebook
 # run is a unit of its own, so that the dozens of lecture, answer and solution notebooks spread
-# over the workers instead of queueing on one; and the heaviest files start first (longest job
-# first keeps both workers busy to the end). Scheduling only: every test still runs.
+# over the workers instead of queueing on one; and the units start longest first (longest
+# processing time first: the last units to start are short, so both workers finish together).
+# UNIT_SECONDS: what each unit of 10 s or more took on one of two workers of `make test` on a
+# 2-core machine (measured 2026-11-23); a unit not named counts as short and keeps its place.
+# Scheduling only: every test still runs, and a stale number only costs a less even finish.
 NOTEBOOK_RUN = re.compile(r"::test_\w+_in_(fast|full)_mode\[")
-HEAVY_FIRST = (
-    "test_a2_grading.py",
-    "test_a4_grading.py",
-    "test_a5_grading.py",
-    "test_isolation.py",
-    "test_a0_nbgrader.py",
-    "test_a1_nbgrader.py",
-    "test_instructor_shards.py",
-)
+UNIT_SECONDS = {
+    "test_a4_grading.py": 185,
+    "test_a2_grading.py": 159,
+    "test_isolation.py": 95,
+    "test_a5_grading.py": 92,
+    "test_course_notebooks.py::test_solution_runs_in_fast_mode[a5_inside_cnns]": 82,
+    "test_visible_rules.py": 66,
+    "test_course_notebooks.py::test_solution_runs_in_fast_mode[a4_keras_training]": 63,
+    "test_a3_grading.py": 60,
+    "test_a0_grading.py": 55,
+    "test_course_notebooks.py::test_notebook_runs_in_fast_mode[12_fooling_and_shortcuts]": 46,
+    "test_instructor_shards.py": 39,
+    "test_instructor_gradebook.py": 36,
+    "test_a1_nbgrader.py": 34,
+    "test_a0_nbgrader.py": 34,
+    "test_course_notebooks.py::test_notebook_runs_in_fast_mode[09_transfer_learning]": 33,
+    "test_a3_nbgrader.py": 33,
+    "test_course_notebooks.py::test_notebook_runs_in_fast_mode[07_regularization]": 32,
+    "test_course_notebooks.py::test_solution_runs_in_fast_mode[a2_keras_cnn]": 31,
+    "test_course_notebooks.py::test_notebook_runs_in_fast_mode[05_cnn_in_keras]": 30,
+    "test_a1_grading.py": 29,
+    "test_course_answers.py::test_answers_run_in_fast_mode[05_cnn_in_keras]": 29,
+    "test_course_notebooks.py::test_notebook_runs_in_fast_mode[08_optimizers_and_losses]": 28,
+    "test_course_answers.py::test_answers_run_in_fast_mode[12_fooling_and_shortcuts]": 23,
+    "test_course_answers.py::test_answers_run_in_fast_mode[11_style_transfer]": 20,
+    "test_course_answers.py::test_answers_run_in_fast_mode[10_inside_a_cnn]": 19,
+    "test_course_answers.py::test_answers_run_in_fast_mode[09_transfer_learning]": 18,
+    "test_course_notebooks.py::test_notebook_runs_in_fast_mode[10_inside_a_cnn]": 17,
+    "test_models.py": 16,
+    "test_a5_reference.py": 16,
+    "test_engine.py": 16,
+    "test_course_answers.py::test_answers_run_in_fast_mode[07_regularization]": 14,
+    "test_quiet_tensorflow.py": 12,
+    "test_course_notebooks.py::test_notebook_runs_in_fast_mode[11_style_transfer]": 12,
+    "test_course_notebooks.py::test_notebook_runs_in_fast_mode[06_backprop_through_a_cnn]": 11,
+    "test_course_notebooks.py::test_notebook_runs_in_fast_mode[03_pooling_and_architectures]": 10,
+    "test_course_answers.py::test_answers_run_in_fast_mode[08_optimizers_and_losses]": 10,
+}
+
+
+def _unit(nodeid: str) -> str:
+    """The scheduling unit of a test, as UNIT_SECONDS names it: its file, or its notebook run."""
+    path, _, rest = nodeid.partition("::")
+    name = path.rsplit("/", 1)[-1]
+    return f"{name}::{rest}" if NOTEBOOK_RUN.search(nodeid) else name
 
 
 def _rank(nodeid: str) -> int:
-    name = nodeid.split("::")[0].rsplit("/", 1)[-1]
-    if name in HEAVY_FIRST:
-        return HEAVY_FIRST.index(name)
-    return len(HEAVY_FIRST) + (0 if NOTEBOOK_RUN.search(nodeid) else 1)
+    return -UNIT_SECONDS.get(_unit(nodeid), 0)
 
 
 def pytest_xdist_make_scheduler(config, log):
