@@ -147,3 +147,42 @@ def test_forged_results_are_ignored(graded):
     _, out, grades = graded
     assert float(grades["hostile_forged_results"]["score"]) == 0
     assert json.loads((out / "hostile_forged_results" / "results.json").read_text())["score"] == 0
+
+
+def _speed_observation(given: dict, kept: dict, seconds: list[float]) -> dict:
+    """What a grader would observe from a correct conv2d_im2col taking ``seconds`` per round."""
+    return {"seconds": seconds, "outputs": [{"value": e.tolist()} for e in kept["expected"]]}
+
+
+def test_speed_keeps_the_fastest_of_five_fresh_rounds():
+    """Does one fast round earn the speed point although a busy machine slowed the other four,
+    and does a function 10x faster than the loops (all rounds) still miss it?"""
+    import numpy as np
+
+    from autograder.checks.a1_convolution import (
+        SPEED_RATIO,
+        SPEED_ROUNDS,
+        _speed_fresh,
+        _verify_speed,
+    )
+
+    given, kept = _speed_fresh(np.random.default_rng(3))
+    assert SPEED_ROUNDS == 5 and len(given["rounds"]) == len(kept["expected"]) == 5
+    assert len({r[0].tobytes() for r in given["rounds"]}) == 5, "each round gets a fresh input"
+    fast = kept["baseline"] / (2 * SPEED_RATIO)
+    descheduled = [fast * 50, fast * 50, fast, fast * 50, fast * 50]
+    ok, message = _verify_speed(_speed_observation(given, kept, descheduled), kept)
+    assert ok, message
+    slow = [kept["baseline"] / 10] * 5
+    ok, message = _verify_speed(_speed_observation(given, kept, slow), kept)
+    assert not ok and "needs 20x" in message
+
+
+def test_the_notebook_states_how_the_speed_is_timed():
+    """Does the released notebook say how many rounds the grader times and that the fastest counts?"""
+    from autograder.checks.a1_convolution import SPEED_ROUNDS
+    from autograder.release import ROOT
+
+    words = {3: "three", 5: "five", 7: "seven"}
+    text = (ROOT / "assignments" / AID / f"{AID}.ipynb").read_text(encoding="utf-8")
+    assert f"on {words[SPEED_ROUNDS]} fresh inputs" in text and "keeps its fastest round" in text
