@@ -6,8 +6,12 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import CORPUS, expected, feedback_leaks, feedback_text, read_grades, run_grader
+
+from autograder.checks.a1_convolution import SPEED_RATIO, SPEED_ROUNDS, _speed_fresh, _verify_speed
+from autograder.release import ROOT
 
 AID = "a1_convolution"
 EXPECTED = expected(AID)
@@ -157,15 +161,6 @@ def _speed_observation(given: dict, kept: dict, seconds: list[float]) -> dict:
 def test_speed_keeps_the_fastest_of_five_fresh_rounds():
     """Does one fast round earn the speed point although a busy machine slowed the other four,
     and does a function 10x faster than the loops (all rounds) still miss it?"""
-    import numpy as np
-
-    from autograder.checks.a1_convolution import (
-        SPEED_RATIO,
-        SPEED_ROUNDS,
-        _speed_fresh,
-        _verify_speed,
-    )
-
     given, kept = _speed_fresh(np.random.default_rng(3))
     assert SPEED_ROUNDS == 5 and len(given["rounds"]) == len(kept["expected"]) == 5
     assert len({r[0].tobytes() for r in given["rounds"]}) == 5, "each round gets a fresh input"
@@ -180,9 +175,6 @@ def test_speed_keeps_the_fastest_of_five_fresh_rounds():
 
 def test_the_notebook_states_how_the_speed_is_timed():
     """Does the released notebook say how many rounds the grader times and that the fastest counts?"""
-    from autograder.checks.a1_convolution import SPEED_ROUNDS
-    from autograder.release import ROOT
-
     words = {3: "three", 5: "five", 7: "seven"}
     text = (ROOT / "assignments" / AID / f"{AID}.ipynb").read_text(encoding="utf-8")
     assert f"on {words[SPEED_ROUNDS]} fresh inputs" in text and "keeps its fastest round" in text
